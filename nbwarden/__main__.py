@@ -1,0 +1,3 @@
+from nbwarden.cli import main
+
+raise SystemExit(main())
