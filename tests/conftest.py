@@ -11,6 +11,23 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+OFFLINE_DIR = Path(__file__).parent / "_offline"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Block outbound network for this process and every Python process it starts."""
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(OFFLINE_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_nbwarden_offline", OFFLINE_DIR / "sitecustomize.py"
+    )
+    assert spec and spec.loader
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
 PG_ADMIN_URL = os.environ.get(
     "NBWARDEN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

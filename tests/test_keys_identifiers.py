@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from nbwarden.identifiers import normalize_identifier
+from nbwarden.keys import (
+    PSEUDONYM,
+    SUBJECT_INDEX,
+    KeyFileError,
+    derive_key,
+    keyed_hash,
+    load_master_key,
+    load_or_create_master_key,
+)
+
+
+def test_master_key_is_created_private_and_stable(tmp_path):
+    path = tmp_path / "k" / "master.key"
+    first = load_or_create_master_key(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(first) == 32
+    assert load_or_create_master_key(path) == first
+
+
+def test_unsafe_or_bad_key_files_are_refused(tmp_path):
+    path = tmp_path / "master.key"
+    load_or_create_master_key(path)
+    os.chmod(path, 0o644)
+    with pytest.raises(KeyFileError, match="chmod 600"):
+        load_master_key(path)
+    os.chmod(path, 0o600)
+    path.write_text("not hex")
+    with pytest.raises(KeyFileError, match="hex"):
+        load_master_key(path)
+    path.write_text("abcd")
+    with pytest.raises(KeyFileError, match="shorter"):
+        load_master_key(path)
+
+
+def test_derived_keys_differ_by_purpose_and_hash_is_keyed(tmp_path):
+    master = load_or_create_master_key(tmp_path / "m.key")
+    subject, pseudonym = derive_key(master, SUBJECT_INDEX), derive_key(master, PSEUDONYM)
+    assert subject != pseudonym
+    assert keyed_hash(subject, "a@b.example") == keyed_hash(subject, "a@b.example")
+    assert keyed_hash(subject, "a@b.example") != keyed_hash(pseudonym, "a@b.example")
+
+
+@pytest.mark.parametrize(
+    ("entity", "raw", "normal"),
+    [
+        ("EMAIL_ADDRESS", "  Jane.Doe@Example.COM ", "jane.doe@example.com"),
+        ("PHONE_NUMBER", "+44 20 7946 0958", "+442079460958"),
+        ("PHONE_NUMBER", "(202) 555-0143", "+12025550143"),
+        ("PERSON", "  José   ÁLVAREZ ", "jose alvarez"),
+        ("IBAN_CODE", "de89 3704 0044 0532 0130 00", "DE89370400440532013000"),
+        ("UK_NINO", "QQ 12 34 56 C", "QQ123456C"),
+    ],
+)
+def test_normalize_identifier(entity, raw, normal):
+    assert normalize_identifier(entity, raw) == normal
