@@ -1,0 +1,528 @@
+"""The trusted gateway: one governed request end to end.
+
+Order of work for each request (DESIGN.md, "A governed SQL cell"): mask the code for
+the record, judge it with the policy, find what authorises a flagged cell, write the
+start record (nothing runs unless it is written), use the approval, execute with the
+gateway's credentials, mask the result, write the end record (nothing is returned
+unless it is written), return the masked payload. Every refusal also leaves a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from nbwarden.approvals import (
+    ApprovalError,
+    ApprovalRequest,
+    ApprovalService,
+    ApprovalSettings,
+    ApproverRule,
+    Authorization,
+    Notifier,
+    ProvenanceJournal,
+    binding_hash,
+)
+from nbwarden.config import Config, ConfigError
+from nbwarden.executor.models import (
+    MAX_CODE_BYTES,
+    ExecuteRequest,
+    ExecutionError,
+    Identity,
+    Outcome,
+    Status,
+)
+from nbwarden.executor.payload import shell_payload, sql_payload
+from nbwarden.executor.scrub import connection_secrets, driver_message, scrub_message
+from nbwarden.executor.shell import ShellTargetError, run_local, run_ssh
+from nbwarden.executor.sql import CancelHandle, SqlRunner, StatementCancelled
+from nbwarden.provenance import ExecutionEnd, ExecutionStart, ProvenanceStore
+
+if TYPE_CHECKING:
+    from nbwarden.masking import Masker
+    from nbwarden.policy import PolicyEngine
+
+WORKERS = 8
+
+
+@dataclass
+class _Running:
+    user: str
+    kernel_id: str | None
+    cell_id: str | None
+    handle: CancelHandle
+
+
+@dataclass
+class _Plan:
+    """What is known about a request before its start record is written."""
+
+    request: ExecuteRequest
+    identity: Identity
+    code_sha256: str
+    code_masked: str
+    dialect: str | None = None
+    verdict: Any = None
+    refusal: ExecutionError | None = None
+    authorization: Authorization | None = None
+    needs_approval: bool = False
+    approval: dict[str, Any] | None = None
+    approval_id: str | None = None
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: Config,
+        policy: PolicyEngine,
+        masker: Masker,
+        store: ProvenanceStore,
+        approvals: ApprovalService,
+    ) -> None:
+        self.config = config
+        self.policy = policy
+        self.masker = masker
+        self.store = store
+        self.approvals = approvals
+        self.sql = SqlRunner(config.connections)
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="nbwarden-gw")
+        self._running: dict[str, _Running] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: Config) -> Gateway:
+        from nbwarden.keys import PSEUDONYM, derive_key, load_or_create_master_key
+        from nbwarden.masking import Masker
+        from nbwarden.policy import PolicyEngine
+
+        master = load_or_create_master_key(config.audit.key_file)
+        store = ProvenanceStore(config.audit)
+        try:
+            masker = Masker.from_config(config.masking, pseudonym_key=derive_key(master, PSEUDONYM))
+            policy = PolicyEngine.from_config(config.policy)
+            approvals = approval_service(config, store, masker)
+        except Exception:
+            store.close()
+            raise
+        return cls(config, policy, masker, store, approvals)
+
+    async def execute(self, request: ExecuteRequest, identity: Identity) -> Outcome:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.execute_sync, request, identity)
+
+    async def cancel(self, execution_id: str, identity: Identity) -> bool:
+        """Cancel a running statement or shell command; only its owner (or an admin) may."""
+        with self._lock:
+            running = self._running.get(execution_id)
+        if running is None:
+            raise ExecutionError(f"execution {execution_id} is not running")
+        if running.user != identity.user and "admin" not in identity.roles:
+            raise ExecutionError("only the user who started an execution can cancel it")
+        running.handle.cancel()
+        return True
+
+    def running_executions(self) -> list[dict[str, Any]]:
+        """What runs now, so a kernel interrupt can be mapped to the execution to cancel."""
+        with self._lock:
+            return [
+                {
+                    "execution_id": execution_id,
+                    "user": running.user,
+                    "kernel_id": running.kernel_id,
+                    "cell_id": running.cell_id,
+                }
+                for execution_id, running in self._running.items()
+            ]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.sql.dispose()
+        self.store.close()
+
+    # the request, step by step -------------------------------------------------
+
+    def execute_sync(self, request: ExecuteRequest, identity: Identity) -> Outcome:
+        plan = self._plan(request, identity)
+        try:
+            execution_id = self.store.record_start(self._start_record(plan))
+        except Exception:
+            return Outcome(
+                "error", None, error="the audit store cannot record this execution: nothing ran"
+            )
+        if plan.refusal is not None:
+            return self._finish(execution_id, plan, plan.refusal.status, plan.refusal.message)
+        if plan.needs_approval:
+            return self._hold_for_approval(execution_id, plan)
+        try:
+            self._use_approval(execution_id, plan)
+        except ApprovalError as exc:
+            return self._finish(execution_id, plan, "error", str(exc))
+        return self._run(execution_id, plan)
+
+    def _plan(self, request: ExecuteRequest, identity: Identity) -> _Plan:
+        code_bytes = request.code.encode("utf-8", errors="replace")
+        plan = _Plan(request, identity, hashlib.sha256(code_bytes).hexdigest(), "")
+        if len(code_bytes) > MAX_CODE_BYTES:
+            plan.code_masked = f"<cell of {len(code_bytes)} bytes not recorded: over the limit>"
+            plan.refusal = ExecutionError(
+                f"the cell is {len(code_bytes)} bytes; the gateway accepts at most "
+                f"{MAX_CODE_BYTES} bytes per cell"
+            )
+            return plan
+        try:
+            plan.code_masked = self.masker.mask_text(request.code).text
+        except Exception:
+            plan.code_masked = "<code not recorded: masking failed>"
+            plan.refusal = ExecutionError("masking the cell failed: nothing ran", "withheld")
+            return plan
+        try:
+            self._judge(plan)
+        except ExecutionError as exc:
+            plan.refusal = exc
+        return plan
+
+    def _judge(self, plan: _Plan) -> None:
+        request, identity = plan.request, plan.identity
+        if request.kind not in ("sql", "shell"):
+            raise ExecutionError("kind must be 'sql' or 'shell'")
+        try:
+            if request.kind == "sql":
+                plan.dialect = self.config.connection(request.target).dialect
+                plan.verdict = self.policy.check_sql(
+                    request.code,
+                    dialect=plan.dialect,
+                    connection=request.target,
+                    role=identity.policy_role,
+                    purpose=request.purpose,
+                    unmasked_columns=(),
+                )
+            else:
+                self.config.shell_target(request.target)
+                plan.verdict = self.policy.check_shell(
+                    request.code,
+                    target=request.target,
+                    role=identity.policy_role,
+                    purpose=request.purpose,
+                )
+        except ConfigError as exc:
+            raise ExecutionError(self._mask_text(str(exc))) from None
+        except Exception:
+            raise ExecutionError("policy evaluation failed: nothing ran") from None
+        if plan.verdict.action == "block":
+            reasons = "; ".join(plan.verdict.reasons) or "blocked by policy"
+            raise ExecutionError(f"blocked: {self._mask_text(reasons)}", "blocked")
+        if self.config.policy.require_purpose and not (request.purpose or "").strip():
+            raise ExecutionError("a purpose is required: declare one with %purpose", "blocked")
+        self._authorise(plan)
+
+    def _authorise(self, plan: _Plan) -> None:
+        """Find what lets this cell run: the named approval, a grant, or an approved
+        request already bound to exactly this code (re-running the cell uses it)."""
+        request = plan.request
+        if request.approval_id:
+            approval = self._named_approval(plan, request.approval_id)
+        elif plan.verdict.action == "flag":
+            grant = self.approvals.covering_grant(
+                plan.identity.user, request.target, tuple(plan.verdict.rules)
+            )
+            if grant is not None:
+                plan.authorization = grant
+                return
+            found = self.approvals.find_open(self._binding(plan))
+            if found is None:
+                plan.needs_approval = True
+                return
+            approval = found
+        else:
+            return
+        plan.approval = approval.to_dict()
+        plan.approval_id = approval.id
+        plan.authorization = Authorization(
+            approval_id=approval.id,
+            grant_id=None,
+            basis=approval.basis,
+            justification=approval.justification,
+        )
+        plan.needs_approval = approval.state == "pending"
+
+    def _named_approval(self, plan: _Plan, approval_id: str) -> ApprovalRequest:
+        try:
+            approval = self.approvals.get(approval_id)
+        except ApprovalError as exc:
+            raise ExecutionError(str(exc)) from None
+        if approval.binding != self._binding(plan):
+            raise ExecutionError(
+                f"approval {approval.id} does not cover this code, connection, user and "
+                "parameters: a new approval is needed"
+            )
+        plan.approval = approval.to_dict()
+        if approval.state == "rejected":
+            raise ExecutionError(
+                f"approval {approval.id} was rejected: {approval.reject_reason}",
+                "rejected",
+            )
+        if approval.state not in ("pending", "approved"):
+            raise ExecutionError(f"approval {approval.id} is {approval.state}")
+        return approval
+
+    def _start_record(self, plan: _Plan) -> ExecutionStart:
+        request, identity, verdict = plan.request, plan.identity, plan.verdict
+        auth = plan.authorization
+        return ExecutionStart(
+            user=identity.user,
+            kind=request.kind,
+            target=request.target,
+            code_masked=plan.code_masked,
+            code_hash=plan.code_sha256,
+            roles=sorted(identity.roles),
+            kernel_id=identity.kernel_id,
+            session_id=identity.session_id,
+            notebook=request.notebook,
+            cell_id=request.cell_id,
+            execution_count=request.execution_count,
+            purpose=request.purpose,
+            legal_basis=auth.basis if auth else None,
+            statement_types=list(getattr(verdict, "statement_types", ())),
+            tables_read=list(getattr(verdict, "tables_read", ())),
+            tables_written=list(getattr(verdict, "tables_written", ())),
+            columns_read=list(getattr(verdict, "columns_read", ())),
+            verdict=verdict.action if verdict is not None else None,
+            rule_ids=list(verdict.rules) if verdict is not None else [],
+            approval_id=auth.approval_id if auth else None,
+        )
+
+    def _hold_for_approval(self, execution_id: str, plan: _Plan) -> Outcome:
+        if plan.approval is None or plan.approval.get("state") != "pending":
+            request = plan.request
+            try:
+                created = self.approvals.create_request(
+                    kind=request.kind,
+                    target=request.target,
+                    requester=plan.identity.user,
+                    binding=self._binding(plan),
+                    code_sha256=plan.code_sha256,
+                    code_masked=plan.code_masked,
+                    rules=plan.verdict.rules,
+                    reasons=plan.verdict.reasons,
+                    purpose=request.purpose,
+                    execution_id=execution_id,
+                )
+            except Exception:
+                return self._finish(
+                    execution_id, plan, "error", "the approval request could not be recorded"
+                )
+            plan.approval = created.to_dict()
+        return self._finish(execution_id, plan, "pending", "waiting for approval")
+
+    def _use_approval(self, execution_id: str, plan: _Plan) -> None:
+        if plan.approval_id is None:
+            return
+        plan.authorization = self.approvals.consume(
+            plan.approval_id, self._binding(plan), plan.identity.user, execution_id
+        )
+        plan.approval = self.approvals.get(plan.approval_id).to_dict()
+
+    def _binding(self, plan: _Plan) -> str:
+        request = plan.request
+        return binding_hash(
+            request.kind, request.target, request.code, plan.identity.user, request.params
+        )
+
+    def _run(self, execution_id: str, plan: _Plan) -> Outcome:
+        handle = CancelHandle()
+        with self._lock:
+            self._running[execution_id] = _Running(
+                plan.identity.user, plan.identity.kernel_id, plan.request.cell_id, handle
+            )
+        try:
+            if plan.request.kind == "sql":
+                return self._run_sql(execution_id, plan, handle)
+            return self._run_shell(execution_id, plan, handle)
+        finally:
+            with self._lock:
+                self._running.pop(execution_id, None)
+
+    def _run_sql(self, execution_id: str, plan: _Plan, handle: CancelHandle) -> Outcome:
+        request = plan.request
+        connection = self.config.connection(request.target)
+        try:
+            result = self.sql.run(request.target, request.code, request.params, handle)
+        except StatementCancelled as exc:
+            return self._cancelled(execution_id, plan, exc.timed_out, connection.timeout_s)
+        except Exception as exc:
+            message = scrub_message(
+                driver_message(exc), connection_secrets(connection), self._mask_text
+            )
+            return self._finish(execution_id, plan, "error", message)
+        auth = plan.authorization
+        try:
+            masked = self.masker.mask_table(
+                result.table,
+                unmask_columns=auth.unmask_columns if auth else (),
+                unmask_entities=auth.unmask_entities if auth else (),
+            )
+        except Exception:
+            return self._finish(
+                execution_id, plan, "withheld", "masking the result failed: it is withheld"
+            )
+        end = ExecutionEnd(
+            status="ok",
+            rows=result.table.num_rows,
+            entity_counts=dict(masked.entity_counts),
+            subjects=list(masked.subjects),
+            source_columns=source_columns(result.table.column_names, plan.verdict),
+            unmasked_columns=auth.unmask_columns if auth else (),
+            unmasked_entities=auth.unmask_entities if auth else (),
+        )
+        payload = sql_payload(
+            masked.table,
+            result.types,
+            masked.masked_cells,
+            masked.entity_counts,
+            result.truncated,
+            result.elapsed_s,
+            result.rows_affected,
+        )
+        return self._deliver(execution_id, plan, end, payload)
+
+    def _run_shell(self, execution_id: str, plan: _Plan, handle: CancelHandle) -> Outcome:
+        target = self.config.shell_target(plan.request.target)
+        runner = run_ssh if target.kind == "ssh" else run_local
+        try:
+            result = runner(target, plan.request.code, handle)
+        except ShellTargetError as exc:
+            return self._finish(execution_id, plan, "error", str(exc))
+        except OSError:
+            return self._finish(
+                execution_id, plan, "error", f"shell target {target.name} could not start"
+            )
+        if result.timed_out or result.cancelled:
+            return self._cancelled(execution_id, plan, result.timed_out, target.timeout_s)
+        try:
+            stdout = self.masker.mask_text(result.stdout)
+            stderr = self.masker.mask_text(result.stderr)
+        except Exception:
+            return self._finish(
+                execution_id, plan, "withheld", "masking the output failed: it is withheld"
+            )
+        counts = dict(stdout.entity_counts)
+        for entity, count in stderr.entity_counts.items():
+            counts[entity] = counts.get(entity, 0) + count
+        end = ExecutionEnd(
+            status="ok",
+            entity_counts=counts,
+            subjects=[*stdout.subjects, *stderr.subjects],
+        )
+        payload = shell_payload(
+            stdout.text, stderr.text, result.exit_code, result.truncated, counts, result.elapsed_s
+        )
+        return self._deliver(execution_id, plan, end, payload)
+
+    def _deliver(
+        self, execution_id: str, plan: _Plan, end: ExecutionEnd, payload: dict[str, Any]
+    ) -> Outcome:
+        try:
+            self.store.record_end(execution_id, end)
+        except Exception:
+            return Outcome(
+                "withheld",
+                execution_id,
+                verdict=_verdict_dict(plan),
+                approval=plan.approval,
+                error="the audit store cannot record the result: it is withheld",
+            )
+        return Outcome(
+            "ok", execution_id, verdict=_verdict_dict(plan), approval=plan.approval, result=payload
+        )
+
+    def _cancelled(
+        self, execution_id: str, plan: _Plan, timed_out: bool, timeout_s: float
+    ) -> Outcome:
+        message = (
+            f"timed out after {timeout_s:g} s and was cancelled"
+            if timed_out
+            else "cancelled by the user"
+        )
+        return self._finish(execution_id, plan, "error", message, recorded_status="cancelled")
+
+    def _finish(
+        self,
+        execution_id: str,
+        plan: _Plan,
+        status: Status,
+        message: str,
+        recorded_status: str | None = None,
+    ) -> Outcome:
+        """End a request that returns no data; the message is recorded and shown as is."""
+        outcome_error = None if status == "pending" else message
+        try:
+            self.store.record_end(
+                execution_id, ExecutionEnd(status=recorded_status or status, error=outcome_error)
+            )
+        except Exception:
+            outcome_error = f"{message} (the audit store could not record this)"
+        return Outcome(
+            status,
+            execution_id,
+            verdict=_verdict_dict(plan),
+            approval=plan.approval,
+            error=outcome_error,
+        )
+
+    def _mask_text(self, text: str) -> str:
+        return mask_text_or_withhold(self.masker, text)
+
+
+def mask_text_or_withhold(masker: Masker, text: str) -> str:
+    try:
+        return str(masker.mask_text(text).text)
+    except Exception:
+        return "<text withheld: masking failed>"
+
+
+def approval_service(
+    config: Config, store: ProvenanceStore, masker: Masker | None = None
+) -> ApprovalService:
+    rules = {
+        name: ApproverRule(tuple(c.approvers), c.required_approvals)
+        for name, c in config.connections.items()
+    }
+    rules.update(
+        {
+            name: ApproverRule(tuple(t.approvers), t.required_approvals)
+            for name, t in config.shell.items()
+        }
+    )
+    settings = ApprovalSettings(
+        request_ttl_s=float(config.gateway.approval_ttl_s),
+        grant_default_minutes=config.gateway.grant_default_minutes,
+        grant_max_minutes=config.gateway.grant_max_minutes,
+    )
+    return ApprovalService(
+        ProvenanceJournal(store),
+        settings,
+        rules,
+        Notifier(config.notify.webhooks),
+        mask_text=(lambda text: mask_text_or_withhold(masker, text)) if masker else None,
+    )
+
+
+def source_columns(result_columns: list[str], verdict: Any) -> dict[str, str]:
+    """Result column -> ``table.column`` read, where the verdict names exactly one source."""
+    by_name: dict[str, list[str]] = {}
+    for qualified in getattr(verdict, "columns_read", ()) or ():
+        by_name.setdefault(str(qualified).rsplit(".", 1)[-1].lower(), []).append(str(qualified))
+    mapping: dict[str, str] = {}
+    for column in result_columns:
+        sources = by_name.get(column.lower(), [])
+        if len(sources) == 1:
+            mapping[column] = sources[0]
+    return mapping
+
+
+def _verdict_dict(plan: _Plan) -> dict[str, Any] | None:
+    return plan.verdict.to_dict() if plan.verdict is not None else None

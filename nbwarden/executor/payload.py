@@ -1,0 +1,78 @@
+"""The JSON the kernel receives for a SQL or shell cell (docs/architecture.md, ResultPayload)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+
+def sql_payload(
+    table: pa.Table,
+    types: Sequence[str],
+    masked_cells: Mapping[str, Sequence[int]],
+    entity_counts: Mapping[str, int],
+    truncated: bool,
+    elapsed_s: float,
+    rows_affected: int | None = None,
+) -> dict[str, Any]:
+    columns = list(table.column_names)
+    data = [[json_value(v) for v in table.column(i).to_pylist()] for i in range(len(columns))]
+    rows = [list(row) for row in zip(*data, strict=True)] if data else []
+    payload: dict[str, Any] = {
+        "columns": columns,
+        "types": list(types),
+        "rows": rows,
+        "masked": {col: sorted(int(i) for i in idx) for col, idx in masked_cells.items() if idx},
+        "row_count": table.num_rows,
+        "truncated": truncated,
+        "entity_counts": dict(entity_counts),
+        "elapsed_s": round(elapsed_s, 6),
+    }
+    if rows_affected is not None:
+        payload["rows_affected"] = rows_affected
+    return payload
+
+
+def shell_payload(
+    stdout: str,
+    stderr: str,
+    exit_code: int | None,
+    truncated: bool,
+    entity_counts: Mapping[str, int],
+    elapsed_s: float,
+) -> dict[str, Any]:
+    return {
+        "stdout": stdout,
+        "stderr": stderr,
+        "exit_code": exit_code,
+        "truncated": truncated,
+        "entity_counts": dict(entity_counts),
+        "elapsed_s": round(elapsed_s, 6),
+    }
+
+
+def json_value(value: Any) -> Any:
+    """A JSON-safe rendering: ISO dates, exact decimals as strings, no NaN/Infinity."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, Sequence):
+        return [json_value(v) for v in value]
+    return str(value)

@@ -1,0 +1,197 @@
+"""SQL execution on real databases: caps, timeouts, cancellation, awkward values, errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from faker import Faker
+
+from nbwarden.config import ConnectionConfig, dialect_of_url
+from nbwarden.executor.scrub import connection_secrets, driver_message, scrub_message
+from nbwarden.executor.sql import (
+    CancelHandle,
+    SqlRunner,
+    StatementCancelled,
+    split_statements,
+    unique_names,
+)
+
+fake = Faker()
+Faker.seed(7)
+
+
+def runner_for(url: str, name: str = "db", **options: float) -> SqlRunner:
+    config = ConnectionConfig(
+        name=name,
+        url=url,
+        dialect=dialect_of_url(url),
+        row_cap=int(options.get("row_cap", 100)),
+        timeout_s=float(options.get("timeout_s", 10)),
+    )
+    return SqlRunner({name: config})
+
+
+@pytest.fixture(params=["sqlite", "duckdb"])
+def file_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return f"{request.param}:///{tmp_path / ('data.' + request.param)}"
+
+
+def test_split_keeps_statements_as_written() -> None:
+    code = "SELECT 'a;b' AS x;\n\nSELECT $$c;d$$ ; "
+    assert split_statements(code, "postgres") == ["SELECT 'a;b' AS x", "SELECT $$c;d$$"]
+    assert split_statements("SELECT 'unterminated", "postgres") == ["SELECT 'unterminated"]
+
+
+def test_duplicate_column_names_become_unique() -> None:
+    assert unique_names(["id", "id", "id_1", ""]) == ["id", "id_1", "id_1_1", "column"]
+
+
+def test_row_cap_reports_truncation(file_url: str) -> None:
+    runner = runner_for(file_url, row_cap=5)
+    rows = [(i, fake.email()) for i in range(8)]
+    values = ", ".join(f"({i}, '{email}')" for i, email in rows)
+    code = f"CREATE TABLE people (id INTEGER, email TEXT); INSERT INTO people VALUES {values}"
+    created = runner.run("db", code, None, CancelHandle())
+    if created.table.num_rows:
+        assert created.table.column("Count").to_pylist() == [8]  # DuckDB reports a row
+    else:
+        assert created.rows_affected == 8
+    result = runner.run("db", "SELECT id, email FROM people ORDER BY id", None, CancelHandle())
+    assert result.truncated is True
+    assert result.table.column("id").to_pylist() == [0, 1, 2, 3, 4]
+    params = runner.run("db", "SELECT email FROM people WHERE id = :i", {"i": 6}, CancelHandle())
+    assert params.table.column("email").to_pylist() == [rows[6][1]] and not params.truncated
+    runner.dispose()
+
+
+def test_binary_null_and_invalid_utf8_values(file_url: str) -> None:
+    runner = runner_for(file_url)
+    engine = runner.engine("db")
+    email = fake.email()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE blobs (id INTEGER, data BLOB, note TEXT)")
+        conn.execute(
+            sa.text("INSERT INTO blobs VALUES (:i, :d, :n)"),
+            [
+                {"i": 1, "d": email.encode(), "n": None},
+                {"i": 2, "d": b"\xff\xfe" + email.encode() + b"\x80", "n": "x"},
+                {"i": 3, "d": None, "n": None},
+            ],
+        )
+    result = runner.run("db", "SELECT id, data, note FROM blobs ORDER BY id", None, CancelHandle())
+    assert result.types[1] == "binary"
+    data = result.table.column("data").to_pylist()
+    assert data[0] == email
+    assert data[1] == "\ufffd\ufffd" + email + "\ufffd"
+    assert data[2] is None
+    assert result.table.column("note").to_pylist() == [None, "x", None]
+    runner.dispose()
+
+
+def test_sqlite_text_with_invalid_utf8_is_replaced(tmp_path: Path) -> None:
+    runner = runner_for(f"sqlite:///{tmp_path / 'bad.sqlite'}")
+    code = "SELECT CAST(x'41ff42' AS TEXT) AS note, NULL AS empty"
+    result = runner.run("db", code, None, CancelHandle())
+    assert result.table.column("note").to_pylist() == ["A\ufffdB"]
+    assert result.table.column("empty").to_pylist() == [None]
+    runner.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_bytea_with_invalid_utf8(postgres_url: str) -> None:
+    runner = runner_for(postgres_url)
+    result = runner.run("db", "SELECT '\\xff00c3'::bytea AS b", None, CancelHandle())
+    assert result.types == ["binary"]
+    assert result.table.column("b").to_pylist() == ["\ufffd\x00\ufffd"]
+    runner.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_timeout_cancels_pg_sleep(postgres_url: str) -> None:
+    runner = runner_for(postgres_url, timeout_s=0.5)
+    started = time.perf_counter()
+    with pytest.raises(StatementCancelled) as caught:
+        runner.run("db", "SELECT pg_sleep(20)", None, CancelHandle())
+    assert caught.value.timed_out
+    assert time.perf_counter() - started < 10
+    again = runner.run("db", "SELECT 1 AS one", None, CancelHandle())
+    assert again.table.column("one").to_pylist() == [1]
+    runner.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_cancel_from_another_thread(postgres_url: str) -> None:
+    runner = runner_for(postgres_url, timeout_s=30)
+    handle = CancelHandle()
+    threading.Timer(0.5, handle.cancel).start()
+    with pytest.raises(StatementCancelled) as caught:
+        runner.run("db", "SELECT pg_sleep(20)", None, handle)
+    assert not caught.value.timed_out
+    runner.dispose()
+
+
+@pytest.mark.mariadb
+def test_mariadb_timeout_kills_the_query(mariadb_url: str) -> None:
+    runner = runner_for(mariadb_url, timeout_s=0.5)
+    started = time.perf_counter()
+    with pytest.raises(StatementCancelled):
+        runner.run("db", "SELECT SLEEP(20)", None, CancelHandle())
+    assert time.perf_counter() - started < 10
+    runner.dispose()
+
+
+def test_duckdb_timeout_interrupts(tmp_path: Path) -> None:
+    runner = runner_for(f"duckdb:///{tmp_path / 'slow.duckdb'}", timeout_s=0.3)
+    slow = "SELECT count(*) FROM range(100000000000) a"
+    with pytest.raises(StatementCancelled):
+        runner.run("db", slow, None, CancelHandle())
+    runner.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_errors_are_scrubbed_of_values_and_credentials(postgres_url: str) -> None:
+    runner = runner_for(postgres_url)
+    config = runner.connections["db"]
+    email = fake.email()
+    runner.run(
+        "db",
+        f"CREATE TABLE users (email TEXT UNIQUE); INSERT INTO users VALUES ('{email}')",
+        None,
+        CancelHandle(),
+    )
+    with pytest.raises(sa.exc.DBAPIError) as caught:
+        runner.run("db", "INSERT INTO users VALUES (:e)", {"e": email}, CancelHandle())
+    assert email in str(caught.value)
+    message = scrub_message(driver_message(caught.value), connection_secrets(config), str)
+    assert "duplicate key value violates unique constraint" in message
+    assert email not in message and "postgresql" not in message
+
+    with pytest.raises(sa.exc.DBAPIError) as missing:
+        runner.run("db", "SELECT * FROM customers2", None, CancelHandle())
+    text = scrub_message(driver_message(missing.value), connection_secrets(config), str)
+    assert 'relation "customers2" does not exist' in text
+    runner.dispose()
+
+
+def test_scrub_removes_urls_secrets_and_echoed_values() -> None:
+    config = ConnectionConfig(
+        name="prod",
+        url="postgresql+psycopg://svc_reader:S3cretPw@db.internal:5432/sales",
+        dialect="postgres",
+    )
+    raw = (
+        'connection to server at "db.internal" failed for user "svc_reader" '
+        "password=S3cretPw via postgresql://svc_reader:S3cretPw@db.internal/sales"
+    )
+    cleaned = scrub_message(raw, connection_secrets(config), str)
+    for secret in ("S3cretPw", "db.internal", "svc_reader", "postgresql://"):
+        assert secret not in cleaned
+    mysql_echo = "Duplicate entry 'ann@example.org' for key 'email'"
+    assert "ann@example.org" not in scrub_message(mysql_echo, [], str)
+    assert scrub_message("anything", [], None) == (
+        "the database reported an error (details withheld)"
+    )
