@@ -1,0 +1,1 @@
+"""Jupyter glue for the gateway: REST API, auth, websocket stamping, standalone service."""
