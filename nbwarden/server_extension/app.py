@@ -5,6 +5,7 @@ kernels at a standalone gateway), registers the REST API, swaps in the governed 
 websocket, registers the event schemas and tells kernels started later where the API is
 (``NBWARDEN_GATEWAY_URL``). On link it makes the role authorizer and the multi-user
 identity provider the server's defaults unless the admin configured others.
+With no config file the extension stays inactive and changes nothing.
 """
 
 from __future__ import annotations
@@ -61,14 +62,26 @@ class NBWardenExtension(ExtensionApp):
             raise RuntimeError("the nbwarden extension is not linked to a server")
         return self.serverapp
 
+    @property
+    def active(self) -> bool:
+        """Installed but unconfigured (no nbwarden.toml): stay out of the server's way."""
+        return Path(self.config_file).is_file()
+
     def _link_jupyter_server_extension(self, serverapp: Any) -> None:
         super()._link_jupyter_server_extension(serverapp)
+        if not self.active:
+            self.log.warning(
+                "nbwarden: no config file at %s; the extension is inactive", self.config_file
+            )
+            return
         configured = serverapp.config.get("ServerApp", {})
         for trait, cls in SERVER_DEFAULTS.items():
             if trait not in configured:
                 setattr(serverapp, trait, cls)
 
     def initialize_settings(self) -> None:
+        if not self.active:
+            return
         config = load_config(self.config_file)
         os.environ[CONFIG_ENV] = str(Path(self.config_file).resolve())
         authorizer = self.server.authorizer
