@@ -1,0 +1,273 @@
+"""Governed ``%%sql`` cells vs plain JupySQL, through real kernels, on one PostgreSQL table.
+
+    .venv/bin/python -m benchmarks.kernel.bench [--repeats N] [--rows N]
+
+Governed: an embedded gateway (the server extension's API on a loopback port) and the
+``nbwarden`` kernel through jupyter_client; each cell is recorded and stamped with an
+identity assertion as the Jupyter server does, then the kernel calls the gateway, which
+runs policy, the query, masking and provenance. Baseline: a plain ipykernel with JupySQL
+on the same table, the same machine, in the same run. Wall time is from sending
+``execute_request`` to the ``execute_reply``. Medians of ``--repeats`` runs after a warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from faker import Faker
+from jupyter_client.manager import AsyncKernelManager
+
+from nbwarden.config import load_config
+from nbwarden.kernel.client import GATEWAY_URL_ENV
+from nbwarden.kernel.headless import StampingKernelClient, _serve
+from nbwarden.kernel.provisioner import register_provisioner
+from nbwarden.server_extension.standalone import build_state
+
+PG_ADMIN_URL = os.environ.get(
+    "NBWARDEN_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REPO = Path(__file__).resolve().parents[2]
+COLUMNS = "id, name, email, phone, iban, city, balance, spend_30d"
+Cell = Callable[[str], Awaitable[float]]
+Stop = Callable[[], Awaitable[None]]
+
+
+def create_database(rows: int) -> tuple[str, str]:
+    name = f"nbwarden_bench_{secrets.token_hex(4)}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    url = sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    fake = Faker()
+    Faker.seed(7)
+    data = [
+        {
+            "id": i,
+            "name": fake.name(),
+            "email": fake.email(),
+            "phone": fake.phone_number(),
+            "iban": fake.iban(),
+            "city": fake.city(),
+            "balance": round(fake.pyfloat(min_value=0, max_value=1e5), 2),
+            "spend_30d": round(fake.pyfloat(min_value=0, max_value=5e3), 2),
+            "notes": f"{fake.name()} called about {fake.sentence(nb_words=8)}",
+        }
+        for i in range(rows)
+    ]
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE customers (id int primary key, name text, email text, phone text,"
+                " iban text, city text, balance numeric(12,2), spend_30d numeric(12,2),"
+                " notes text)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO customers VALUES (:id, :name, :email, :phone, :iban, :city,"
+                " :balance, :spend_30d, :notes)"
+            ),
+            data,
+        )
+    engine.dispose()
+    return name, url
+
+
+def drop_database(name: str) -> None:
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+def write_config(directory: Path, url: str) -> Path:
+    path = directory / "nbwarden.toml"
+    path.write_text(
+        f"""
+[audit]
+path = "audit.duckdb"
+key_file = "audit.key"
+
+[connections.prod]
+url = "{url}"
+row_cap = 100000
+
+[roles]
+analysts = ["alice"]
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def timed(client: Any, code: str) -> float:
+    started = time.perf_counter()
+    reply = await client.execute_interactive(code, output_hook=lambda msg: None, timeout=300)
+    elapsed = time.perf_counter() - started
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"cell failed: {reply['content'].get('evalue')}")
+    return elapsed
+
+
+async def gateway_alone(config_path: Path) -> tuple[Cell, Callable[[], Awaitable[None]]]:
+    """The gateway called in-process (policy, query, masking, provenance): no kernel, no HTTP."""
+    from nbwarden.executor import ExecuteRequest, Identity
+
+    state = await asyncio.to_thread(build_state, load_config(config_path))
+    identity = Identity(user="alice", roles=frozenset({"analyst"}), kernel_id="bench")
+
+    async def run(code: str) -> float:
+        request = ExecuteRequest(kind="sql", target="prod", code=code.split("\n", 1)[1])
+        started = time.perf_counter()
+        outcome = await asyncio.to_thread(state.gateway.execute_sync, request, identity)
+        if outcome.status != "ok":
+            raise RuntimeError(f"gateway: {outcome.status} {outcome.error}")
+        return time.perf_counter() - started
+
+    async def stop() -> None:
+        await asyncio.to_thread(state.gateway.close)
+
+    return run, stop
+
+
+async def governed_kernel(config_path: Path) -> tuple[Cell, Callable[[], Awaitable[None]]]:
+    config = load_config(config_path)
+    os.environ["NBWARDEN_CONFIG"] = str(config_path)
+    state = await asyncio.to_thread(build_state, config)
+    server, url = _serve(state)
+    register_provisioner()
+    os.environ.setdefault("JUPYTER_PATH", str(REPO / "share" / "jupyter"))
+    km = AsyncKernelManager(kernel_name="nbwarden")
+    km.client_factory = StampingKernelClient
+    await km.start_kernel(env={**os.environ, GATEWAY_URL_ENV: url, "NBWARDEN_PURPOSE": "bench"})
+    client = km.client()
+    assert isinstance(client, StampingKernelClient)
+    client.start_channels()
+    await client.wait_for_ready(timeout=120)
+
+    async def run(code: str) -> float:
+        started = time.perf_counter()
+        cell_id = uuid.uuid4().hex
+        execution_id = await asyncio.to_thread(
+            state.record_cell, "alice", str(km.kernel_id), "nbwarden", cell_id, code
+        )
+        token = state.stamp("alice", str(km.kernel_id), cell_id, code)
+        client.next_metadata = {"cellId": cell_id, "nbwarden": {"assertion": token}}
+        await timed(client, code)
+        elapsed = time.perf_counter() - started
+        await asyncio.to_thread(state.end_cell, execution_id, "ok")
+        return elapsed
+
+    async def stop() -> None:
+        client.stop_channels()
+        await km.shutdown_kernel(now=True)
+        server.stop()
+        await asyncio.to_thread(state.gateway.close)
+
+    return run, stop
+
+
+async def jupysql_kernel(url: str, autopandas: bool) -> tuple[Cell, Callable[[], Awaitable[None]]]:
+    km = AsyncKernelManager(kernel_name="python3")
+    await km.start_kernel()
+    client = km.client()
+    client.start_channels()
+    await client.wait_for_ready(timeout=120)
+    await timed(client, f"%load_ext sql\n%config SqlMagic.autopandas = {autopandas}")
+    await timed(client, f"%sql {url}")
+
+    async def run(code: str) -> float:
+        return await timed(client, code)
+
+    async def stop() -> None:
+        client.stop_channels()
+        await km.shutdown_kernel(now=True)
+
+    return run, stop
+
+
+async def median_of(run: Cell, code: str, repeats: int) -> float:
+    await run(code)
+    return statistics.median([await run(code) for _ in range(repeats)])
+
+
+async def measure(repeats: int, rows: int) -> dict[str, dict[str, float]]:
+    database, url = create_database(rows)
+    cells = {
+        f"{rows:,} rows": f"%%sql\nSELECT {COLUMNS} FROM customers WHERE id < {rows} LIMIT {rows}",
+        "1 row": f"%%sql\nSELECT {COLUMNS} FROM customers WHERE id = 1",
+        f"{rows:,} rows + free text": (
+            f"%%sql\nSELECT {COLUMNS}, notes FROM customers WHERE id < {rows} LIMIT {rows}"
+        ),
+    }
+    figures: dict[str, dict[str, float]] = {name: {} for name in cells}
+    try:
+        with tempfile.TemporaryDirectory(prefix="nbwarden-bench-") as directory:
+            config_path = write_config(Path(directory), url)
+            sides: dict[str, Callable[[], Awaitable[tuple[Cell, Stop]]]] = {
+                "gateway": lambda: gateway_alone(config_path),
+                "governed": lambda: governed_kernel(config_path),
+                "jupysql": lambda: jupysql_kernel(url, autopandas=False),
+                "jupysql_pandas": lambda: jupysql_kernel(url, autopandas=True),
+            }
+            for side, start in sides.items():
+                run, stop = await start()
+                try:
+                    for name, code in cells.items():
+                        figures[name][side] = await median_of(run, code, repeats)
+                finally:
+                    await stop()
+    finally:
+        drop_database(database)
+    return figures
+
+
+def report(figures: dict[str, dict[str, float]], repeats: int) -> str:
+    lines = [
+        f"median wall time per cell, {repeats} runs after a warm-up (seconds)",
+        f"{'cell':<24}{'governed':>10}{'JupySQL':>10}{'JupySQL+pd':>12}"
+        f"{'ratio':>8}{'ratio pd':>10}{'added ms':>10}{'gateway':>10}{'kernel ms':>11}",
+    ]
+    for name, sides in figures.items():
+        governed, plain, pandas = sides["governed"], sides["jupysql"], sides["jupysql_pandas"]
+        gateway = sides["gateway"]
+        lines.append(
+            f"{name:<24}{governed:>10.3f}{plain:>10.3f}{pandas:>12.3f}"
+            f"{governed / plain:>8.2f}{governed / pandas:>10.2f}"
+            f"{(governed - pandas) * 1000:>10.0f}{gateway:>10.3f}"
+            f"{(governed - gateway) * 1000:>11.0f}"
+        )
+    lines.append(
+        "ratio: governed / JupySQL default (lazy ResultSet, 10 rows displayed); "
+        "ratio pd: governed / JupySQL with autopandas (all rows fetched into a DataFrame); "
+        "added ms: governed minus JupySQL+pd; gateway: the gateway alone in-process "
+        "(policy, query, masking, provenance); kernel ms: governed minus gateway (cell "
+        "recording and stamping, HTTP, JSON, DataFrame, display)"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--rows", type=int, default=1000)
+    args = parser.parse_args()
+    figures = asyncio.run(measure(args.repeats, args.rows))
+    print(report(figures, args.repeats))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""How governed results, summaries and approval states look in the notebook.
+
+Every governed cell leaves one ``display_data`` output whose metadata holds
+``{"nbwarden": {"execution_id": ..., "status": ...}}``; that is how a saved notebook
+links a cell to its provenance record. The same output is updated in place while a
+cell waits for approval or runs long, and finally shows the one-line summary.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from IPython.display import display
+
+DISPLAY_ROWS = 50
+MASKED_STYLE = "background:#fff3cd;font-family:monospace"
+ENTITY_SHORT_NAMES = {
+    "EMAIL_ADDRESS": "EMAIL",
+    "PHONE_NUMBER": "PHONE",
+    "IBAN_CODE": "IBAN",
+    "CREDIT_CARD": "CARD",
+}
+
+
+class MaskedFrame(pd.DataFrame):
+    """The DataFrame a governed ``%%sql`` cell returns: masked values only.
+
+    It renders as an HTML table with the masked cells highlighted. Any derived frame
+    (``head``, ``sort_values``, ...) is a plain DataFrame, so highlighting never points
+    at the wrong cell after rows move.
+    """
+
+    _metadata = ["nbwarden_masked", "nbwarden_execution_id"]
+
+    @property
+    def _constructor(self) -> type[pd.DataFrame]:
+        return pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        masked: dict[str, list[int]] = getattr(self, "nbwarden_masked", None) or {}
+        return render_table_html(self, masked)
+
+
+def result_frame(result: Mapping[str, Any], execution_id: str | None) -> MaskedFrame:
+    frame = MaskedFrame(list(result.get("rows", [])), columns=list(result.get("columns", [])))
+    frame.nbwarden_masked = {  # type: ignore[attr-defined]
+        str(column): list(rows) for column, rows in dict(result.get("masked", {})).items()
+    }
+    frame.nbwarden_execution_id = execution_id  # type: ignore[attr-defined]
+    return frame
+
+
+def render_table_html(frame: pd.DataFrame, masked: Mapping[str, Sequence[int]]) -> str:
+    shown = min(len(frame), DISPLAY_ROWS)
+    masked_sets = {column: set(rows) for column, rows in masked.items()}
+    column_masks = [masked_sets.get(str(column), set()) for column in frame.columns]
+    head = "".join(f"<th>{html.escape(str(column))}</th>" for column in frame.columns)
+    body: list[str] = []
+    for position, row in enumerate(frame.head(shown).itertuples(index=False, name=None)):
+        cells = "".join(
+            _cell_html(value, position in column_masks[i]) for i, value in enumerate(row)
+        )
+        body.append(f"<tr><th>{position}</th>{cells}</tr>")
+    more = len(frame) - shown
+    note = f"<p><small>… {more:,} more rows (the variable holds all)</small></p>" if more else ""
+    return (
+        '<table class="dataframe nbwarden-result"><thead><tr><th></th>'
+        f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
+    )
+
+
+def _cell_html(value: Any, is_masked: bool) -> str:
+    text = html.escape("" if value is None else str(value))
+    if is_masked:
+        return f'<td style="{MASKED_STYLE}" title="masked by nbwarden">{text}</td>'
+    return f"<td>{text}</td>"
+
+
+def sql_summary(result: Mapping[str, Any], action: str, seconds: float) -> str:
+    """``1,500 rows · masked 3,012 values: EMAIL 1,500, PERSON 1,512 · policy allow · 0.42 s``"""
+    rows = int(result.get("row_count", len(result.get("rows", []))))
+    parts = [f"{rows:,} row{'' if rows == 1 else 's'}"]
+    if result.get("truncated"):
+        parts[0] += " (truncated at the row cap)"
+    if result.get("rows_affected") is not None:
+        parts[0] = f"{int(result['rows_affected']):,} rows affected"
+    parts.append(masking_summary(result.get("entity_counts", {})))
+    parts.append(f"policy {action}")
+    parts.append(f"{seconds:.2f} s")
+    return " · ".join(parts)
+
+
+def shell_summary(result: Mapping[str, Any], action: str, seconds: float) -> str:
+    parts = [f"exit code {result.get('exit_code')}"]
+    if result.get("truncated"):
+        parts[0] += " (output truncated)"
+    parts += [masking_summary(result.get("entity_counts", {})), f"policy {action}"]
+    parts.append(f"{seconds:.2f} s")
+    return " · ".join(parts)
+
+
+def masking_summary(entity_counts: Mapping[str, int]) -> str:
+    total = sum(int(count) for count in entity_counts.values())
+    if not total:
+        return "nothing masked"
+    ranked = sorted(entity_counts.items(), key=lambda item: (-int(item[1]), item[0]))
+    detail = ", ".join(
+        f"{ENTITY_SHORT_NAMES.get(name, name)} {int(count):,}" for name, count in ranked if count
+    )
+    return f"masked {total:,} value{'' if total == 1 else 's'}: {detail}"
+
+
+def approval_text(approval: Mapping[str, Any], reasons: Sequence[str], rules: Sequence[str]) -> str:
+    """One plain line for the live approval status of a flagged cell."""
+    state = str(approval.get("state", "pending"))
+    request = f"approval request {approval.get('id', '?')}"
+    why = "; ".join(f"{rule}: {reason}" for rule, reason in zip(rules, reasons, strict=False))
+    if state == "pending":
+        line = f"⏳ waiting for approval · {request}"
+    elif state == "approved":
+        line = f"✅ approved by {approvers(approval)} · {request}"
+    elif state == "rejected":
+        reason = approval.get("reject_reason") or "no reason given"
+        line = f"⛔ rejected by {approvers(approval)}: {reason} · {request}"
+    else:
+        line = f"{state} · {request}"
+    return f"{line}\nflagged: {why}" if why else line
+
+
+def approvers(approval: Mapping[str, Any]) -> str:
+    """Who decided: the approvers of the decisions so far, or who rejected."""
+    if approval.get("state") == "rejected" and approval.get("rejected_by"):
+        return str(approval["rejected_by"])
+    decisions = approval.get("decisions") or []
+    names = [str(d.get("approver")) for d in decisions if isinstance(d, Mapping)]
+    return ", ".join(names) or "?"
+
+
+class CellStatus:
+    """One output of the cell, shown once and then updated in place (``display_id``)."""
+
+    def __init__(self) -> None:
+        self.display_id = uuid.uuid4().hex
+        self._shown = False
+        self.metadata: dict[str, Any] = {}
+
+    def show(self, text: str, **nbwarden: Any) -> None:
+        self.metadata.update({k: v for k, v in nbwarden.items() if v is not None})
+        bundle = {"text/plain": text, "text/html": _status_html(text)}
+        metadata = {"nbwarden": dict(self.metadata)}
+        display(  # type: ignore[no-untyped-call]
+            bundle,
+            raw=True,
+            metadata=metadata,
+            display_id=self.display_id,
+            update=self._shown,
+        )
+        self._shown = True
+
+
+def _status_html(text: str) -> str:
+    lines = [html.escape(line) for line in text.splitlines()]
+    return '<div class="nbwarden-status"><small>' + "<br>".join(lines) + "</small></div>"
