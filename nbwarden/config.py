@@ -97,8 +97,7 @@ class RolesConfig:
     admin: frozenset[str] = frozenset()
 
     def roles_of(self, user: str) -> frozenset[str]:
-        found = {role for role in ROLES if user in getattr(self, role) or "*" in getattr(self, role)}
-        return frozenset(found)
+        return frozenset(role for role in ROLES if {user, "*"} & getattr(self, role))
 
 
 @dataclass(frozen=True)
@@ -118,6 +117,11 @@ class GatewayConfig:
     grant_max_minutes: int = 480
     kernel_user: str | None = None
     """OS user governed kernels run as when the server runs as root."""
+
+    @property
+    def cell_assertion_ttl_s(self) -> int:
+        """A cell's identity assertion must outlive a wait for its approval."""
+        return max(self.assertion_ttl_s, self.approval_ttl_s) + 60
 
 
 @dataclass(frozen=True)
@@ -204,10 +208,7 @@ def parse_config(raw: dict[str, Any], base_dir: Path, path: Path | None = None) 
     if unknown_roles:
         raise ConfigError(f"[roles]: unknown role(s) {sorted(unknown_roles)}")
     roles = RolesConfig(
-        **{
-            role: frozenset(roles_raw.get(f"{role}s", roles_raw.get(role, [])))
-            for role in ROLES
-        }
+        **{role: frozenset(roles_raw.get(f"{role}s", roles_raw.get(role, []))) for role in ROLES}
     )
     notify = NotifyConfig(webhooks=tuple(_table(raw, "notify").get("webhooks", [])))
     gw = _table(raw, "gateway")

@@ -129,7 +129,7 @@ class HeadlessRun:
                 kernel_id=kernel_id,
                 cell_id=cell_id,
                 source=cell.source,
-                ttl_s=self._assertion_ttl_s(),
+                ttl_s=self.config.gateway.cell_assertion_ttl_s,
             )
             kernel_client = client.kc
             assert isinstance(kernel_client, StampingKernelClient)
@@ -157,11 +157,6 @@ class HeadlessRun:
         except CellExecutionError as exc:
             return _first_line_of_error(exc)
         return None
-
-    def _assertion_ttl_s(self) -> int:
-        """Long enough for a cell that waits for approval: the approval TTL, not 5 minutes."""
-        gateway = self.config.gateway
-        return max(gateway.assertion_ttl_s, gateway.approval_ttl_s) + 60
 
     def _kernel_env(self, notebook: Path, url: str) -> dict[str, str]:
         names, passwords = self.config.secret_env_names(), connection_passwords(self.config)

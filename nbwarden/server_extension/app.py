@@ -121,7 +121,7 @@ class NBWardenExtension(ExtensionApp):
         os.environ[GATEWAY_URL_ENV] = url.rstrip("/")
         self.api_state = None
         key = assertions.assertion_key(config.audit.key_file)
-        self.settings["nbwarden_cells"] = StampOnly(key, config.gateway.assertion_ttl_s)
+        self.settings["nbwarden_cells"] = StampOnly(key, config.gateway.cell_assertion_ttl_s)
         self.log.info("nbwarden: kernels use the gateway at %s", url)
 
     def initialize_handlers(self) -> None:

@@ -123,7 +123,7 @@ class ApiState:
             kernel_id=kernel_id,
             cell_id=cell_id,
             source=source,
-            ttl_s=self.config.gateway.assertion_ttl_s,
+            ttl_s=self.config.gateway.cell_assertion_ttl_s,
         )
 
     def record_cell(
