@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.nbwarden-installed
 
-.PHONY: demo test install lint pytest services chromium benchmarks wheel clean
+.PHONY: demo test install lint jest pytest services chromium benchmarks wheel clean
 
 demo: $(STAMP)
 	$(BIN)/nbwarden demo
 
-test: $(STAMP) services chromium lint pytest
+test: $(STAMP) services chromium lint jest pytest
 
 install: $(STAMP)
 
@@ -32,6 +32,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check nbwarden tests benchmarks
 	$(BIN)/mypy
 	cd labextension && npm run --silent lint:check
+
+jest: $(STAMP)
+	cd labextension && npm test --silent
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
