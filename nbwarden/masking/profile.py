@@ -1,0 +1,179 @@
+"""Masking profiles: the YAML files under ``masking_models/``.
+
+A profile names recognizers (regexes with scores, context words, deny lists and a
+checksum validator), the operator applied to each entity type, thresholds and
+column-name hints. It is the single source of truth for every pattern: the fast
+column path, the free-text path and :meth:`Profile.presidio_recognizers` all use it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nbwarden.masking.errors import MaskingError
+from nbwarden.masking.validators import VALIDATOR_NAMES, Validator, get_validator
+
+OPERATOR_TYPES = ("placeholder", "partial", "redact", "pseudonym", "keep")
+
+
+@dataclass(frozen=True)
+class PatternSpec:
+    name: str
+    regex: str
+    score: float
+    compiled: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class RecognizerSpec:
+    name: str
+    entity: str
+    patterns: tuple[PatternSpec, ...]
+    context: tuple[str, ...] = ()
+    deny_list: tuple[str, ...] = ()
+    validator_name: str | None = None
+    validator: Validator | None = None
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    type: str
+    keep_first: int = 0
+    keep_last: int = 0
+    mask_char: str = "*"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_score: float = 0.5
+    context_boost: float = 0.35
+    context_window: int = 40
+    column_sample: int = 200
+    column_share: float = 0.6
+    ner_column_share: float = 0.7
+    free_text_min_words: int = 4
+
+
+@dataclass(frozen=True, eq=False)
+class Profile:
+    name: str
+    recognizers: tuple[RecognizerSpec, ...]
+    operators: dict[str, OperatorSpec]
+    column_hints: dict[str, tuple[re.Pattern[str], ...]]
+    free_text_hints: tuple[re.Pattern[str], ...]
+    thresholds: Thresholds
+    ner_entities: dict[str, str] = field(default_factory=dict)
+    common_capitalised: frozenset[str] = frozenset()
+    name_particles: frozenset[str] = frozenset()
+    phone_regions: tuple[str, ...] = ()
+    language: str = "en"
+
+    def operator_for(self, entity: str) -> OperatorSpec:
+        return self.operators.get(entity) or self.operators["default"]
+
+    def presidio_recognizers(self) -> list[Any]:
+        """The profile's recognizers as Presidio ``PatternRecognizer`` objects."""
+        from nbwarden.masking.presidio_bridge import to_presidio
+
+        return [to_presidio(spec, self.language) for spec in self.recognizers]
+
+
+def profiles_dirs() -> list[Path]:
+    package_dir = Path(__file__).resolve().parent
+    return [package_dir.parent.parent / "masking_models", package_dir.parent / "masking_models"]
+
+
+def find_profile(profile: str) -> Path:
+    """A profile given as a name (``default``) or as a path to a YAML file."""
+    candidate = Path(profile).expanduser()
+    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
+        if candidate.is_file():
+            return candidate
+        raise MaskingError(f"masking profile file not found: {candidate}")
+    if not re.fullmatch(r"[A-Za-z0-9_\-]+", profile):
+        raise MaskingError(f"invalid masking profile name {profile!r}")
+    for directory in profiles_dirs():
+        path = directory / f"{profile}.yaml"
+        if path.is_file():
+            return path
+    raise MaskingError(f"unknown masking profile {profile!r}")
+
+
+def load_profile(profile: str = "default") -> Profile:
+    path = find_profile(profile)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise MaskingError(f"cannot read masking profile {path}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise MaskingError(f"masking profile {path} must be a mapping")
+    try:
+        return parse_profile(raw)
+    except (KeyError, TypeError, ValueError, re.error) as exc:
+        raise MaskingError(f"masking profile {path} is invalid: {exc!r}") from None
+
+
+def parse_profile(raw: dict[str, Any]) -> Profile:
+    regions = tuple(str(r) for r in raw.get("phone_regions", ["US", "GB"]))
+    ner = raw.get("ner", {}) or {}
+    operators = {str(k): _operator(v) for k, v in (raw.get("operators") or {}).items()}
+    operators.setdefault("default", OperatorSpec(type="pseudonym"))
+    return Profile(
+        name=str(raw.get("name", "unnamed")),
+        recognizers=tuple(_recognizer(item, regions) for item in raw.get("recognizers", [])),
+        operators=operators,
+        column_hints={
+            str(entity): tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+            for entity, patterns in (raw.get("column_hints") or {}).items()
+        },
+        free_text_hints=tuple(re.compile(p, re.IGNORECASE) for p in raw.get("free_text_hints", [])),
+        thresholds=Thresholds(**(raw.get("thresholds") or {})),
+        ner_entities={str(k): str(v) for k, v in (ner.get("entities") or {}).items()},
+        common_capitalised=frozenset(str(w) for w in ner.get("common_capitalised", [])),
+        name_particles=frozenset(str(w) for w in ner.get("name_particles", [])),
+        phone_regions=regions,
+        language=str(raw.get("language", "en")),
+    )
+
+
+def _recognizer(item: dict[str, Any], regions: tuple[str, ...]) -> RecognizerSpec:
+    validator_name = item.get("validator")
+    if validator_name is not None and validator_name not in VALIDATOR_NAMES:
+        raise ValueError(f"unknown validator {validator_name!r} in recognizer {item['name']!r}")
+    patterns = tuple(
+        PatternSpec(
+            name=str(p["name"]),
+            regex=str(p["regex"]),
+            score=float(p["score"]),
+            compiled=re.compile(str(p["regex"])),
+        )
+        for p in item.get("patterns", [])
+    )
+    deny_list = tuple(str(word) for word in item.get("deny_list", []))
+    if deny_list:
+        words = "|".join(re.escape(word) for word in sorted(deny_list, key=len, reverse=True))
+        regex = rf"(?i)\b(?:{words})\b"
+        patterns += (PatternSpec("deny_list", regex, 1.0, re.compile(regex)),)
+    if not patterns:
+        raise ValueError(f"recognizer {item['name']!r} has neither patterns nor a deny list")
+    return RecognizerSpec(
+        name=str(item["name"]),
+        entity=str(item["entity"]),
+        patterns=patterns,
+        context=tuple(str(word).lower() for word in item.get("context", [])),
+        deny_list=deny_list,
+        validator_name=validator_name,
+        validator=get_validator(validator_name, regions) if validator_name else None,
+    )
+
+
+def _operator(raw: dict[str, Any]) -> OperatorSpec:
+    spec = OperatorSpec(**raw)
+    if spec.type not in OPERATOR_TYPES:
+        raise ValueError(f"unknown operator type {spec.type!r}")
+    return spec

@@ -1,0 +1,177 @@
+"""Find personal data spans in strings: profile regexes with checksums and context."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from nbwarden.masking.profile import PatternSpec, Profile, RecognizerSpec
+
+_VALUE_GROUP = re.compile(r"\(\?P<value>")
+_INLINE_FLAGS = re.compile(r"^\(\?i\)")
+PREFILTER_MIN_VALUES = 64
+RE2_PER_RULE_MIN_VALUES = 2000
+"""Below this many prefilter hits, Python's cached regexes beat compiling each RE2 pattern."""
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    entity: str
+    score: float
+
+    def overlaps(self, other: Span) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass(frozen=True)
+class _Rule:
+    recognizer: RecognizerSpec
+    pattern: PatternSpec
+    has_value_group: bool
+    re2: str
+
+
+def _re2_form(regex: str) -> str:
+    """The pattern as RE2 takes it inside an alternation (no duplicate group names)."""
+    body = _VALUE_GROUP.sub("(?:", regex)
+    if _INLINE_FLAGS.match(body):
+        body = "(?i:" + body[4:] + ")"
+    return body
+
+
+class TextScanner:
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.rules = [
+            _Rule(spec, pattern, "value" in pattern.compiled.groupindex, _re2_form(pattern.regex))
+            for spec in profile.recognizers
+            for pattern in spec.patterns
+        ]
+        self._any = "|".join(f"(?:{rule.re2})" for rule in self.rules)
+        ranking = sorted(range(len(self.rules)), key=lambda i: -self.rules[i].pattern.score)
+        self._by_score = {index: rank for rank, index in enumerate(ranking)}
+
+    def candidate_rules(self, values: pa.Array) -> dict[int, list[int]]:
+        """Position -> indices of the rules whose regex matches the value there (RE2).
+
+        Values absent from the mapping match no rule. RE2 compiles the patterns on each
+        call, which only pays off for many values; few values get every rule.
+        """
+        if len(values) < PREFILTER_MIN_VALUES:
+            every_rule = list(range(len(self.rules)))
+            return {i: every_rule for i, value in enumerate(values) if value.is_valid}
+        hits: dict[int, list[int]] = {}
+        any_hit = pc.match_substring_regex(values, self._any).fill_null(False)
+        positions = pc.indices_nonzero(any_hit)
+        if len(positions) == 0:
+            return hits
+        position_list = positions.to_pylist()
+        if len(position_list) < PREFILTER_MIN_VALUES:
+            every_rule = list(range(len(self.rules)))
+            return dict.fromkeys(position_list, every_rule)
+        subset = values.take(positions)
+        if len(position_list) < RE2_PER_RULE_MIN_VALUES:
+            return self._python_rules(position_list, subset.to_pylist())
+        for rule_index, rule in enumerate(self.rules):
+            matched = pc.match_substring_regex(subset, rule.re2).fill_null(False)
+            for local in pc.indices_nonzero(matched).to_pylist():
+                hits.setdefault(position_list[local], []).append(rule_index)
+        return hits
+
+    def _python_rules(self, positions: list[int], texts: list[str]) -> dict[int, list[int]]:
+        hits: dict[int, list[int]] = {}
+        for position, text in zip(positions, texts, strict=True):
+            matching = [
+                i for i, rule in enumerate(self.rules) if rule.pattern.compiled.search(text)
+            ]
+            if matching:
+                hits[position] = matching
+        return hits
+
+    def find(
+        self,
+        text: str,
+        rule_indices: Sequence[int] | None = None,
+        lenient: bool = False,
+        min_cover: float = 0.0,
+    ) -> list[Span]:
+        """Validated spans, overlaps resolved (higher score, then longer span wins).
+
+        ``lenient``: in a column known to hold identifiers (the column is the context),
+        a value that is entirely one validated identifier counts whatever its score.
+        ``min_cover``: only matches covering this share of the stripped text (classifying
+        a column needs whole values, and skipping the rest saves validation time).
+        """
+        indices = range(len(self.rules)) if rule_indices is None else rule_indices
+        spans: list[Span] = []
+        for index in sorted(indices, key=self._by_score.__getitem__):
+            self._rule_spans(self.rules[index], text, lenient, min_cover, spans)
+        return resolve_overlaps(spans)
+
+    def _rule_spans(
+        self, rule: _Rule, text: str, lenient: bool, min_cover: float, found: list[Span]
+    ) -> None:
+        """Append the rule's validated spans to ``found``. Rules come strongest first, and a
+        match that a stronger span already overlaps is not validated: it would lose anyway."""
+        thresholds = self.profile.thresholds
+        shortest = min_cover * len(text.strip())
+        for match in rule.pattern.compiled.finditer(text):
+            start, end = match.span("value") if rule.has_value_group else match.span()
+            if end - start < shortest or _glued(text, start, end):
+                continue
+            score = rule.pattern.score
+            if score < thresholds.min_score and self._has_context(rule, text, start):
+                score += thresholds.context_boost
+            if score < thresholds.min_score and not (lenient and _whole(text, start, end)):
+                continue
+            span = Span(start, end, rule.recognizer.entity, score)
+            if any(other.score > score and other.overlaps(span) for other in found):
+                continue
+            validator = rule.recognizer.validator
+            if validator is not None and not validator(text[start:end]):
+                continue
+            found.append(span)
+
+    def _has_context(self, rule: _Rule, text: str, start: int) -> bool:
+        window = text[max(0, start - self.profile.thresholds.context_window) : start].lower()
+        return any(word in window for word in rule.recognizer.context)
+
+
+def _whole(text: str, start: int, end: int) -> bool:
+    return not text[:start].strip() and not text[end:].strip()
+
+
+def _glued(text: str, start: int, end: int) -> bool:
+    """Whether a match is part of a longer token (a UUID, a timestamp, a product code)."""
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    if before.isalnum() or after.isalnum():
+        return True
+    if after in "-:" and end + 1 < len(text) and text[end + 1].isalnum():
+        return True
+    return before in "-:" and start > 1 and text[start - 2].isdigit()
+
+
+def resolve_overlaps(spans: list[Span]) -> list[Span]:
+    chosen: list[Span] = []
+    for span in sorted(spans, key=lambda s: (-s.score, -(s.end - s.start), s.start)):
+        if not any(span.overlaps(other) for other in chosen):
+            chosen.append(span)
+    return sorted(chosen, key=lambda s: s.start)
+
+
+def replace_spans(text: str, spans: Sequence[Span], replacements: Sequence[str]) -> str:
+    parts: list[str] = []
+    cursor = 0
+    for span, replacement in zip(spans, replacements, strict=True):
+        parts.append(text[cursor : span.start])
+        parts.append(replacement)
+        cursor = span.end
+    parts.append(text[cursor:])
+    return "".join(parts)

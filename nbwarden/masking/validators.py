@@ -1,0 +1,173 @@
+"""Checksum and format validators that recognizers name in a masking profile.
+
+Each validator takes the matched text and says whether it is a real identifier.
+The checks come from python-stdnum, which implements the official algorithms.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+
+import phonenumbers
+from stdnum import iban, luhn
+from stdnum.at import vnr
+from stdnum.be import nn
+from stdnum.de import idnr
+from stdnum.dk import cpr
+from stdnum.es import dni, nie
+from stdnum.fi import hetu
+from stdnum.fr import nir
+from stdnum.ie import pps
+from stdnum.it import codicefiscale
+from stdnum.nl import bsn
+from stdnum.pl import pesel
+from stdnum.pt import nif
+from stdnum.se import personnummer
+from stdnum.us import ssn
+
+Validator = Callable[[str], bool]
+
+_NINO = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$")
+_NINO_BAD_PREFIXES = frozenset({"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"})
+_CARD_DIGITS = re.compile(r"^\d{13,19}$")
+_MIN_PHONE_DIGITS = 8
+_LEADING_ZERO_REGIONS = frozenset({"IT", "SM", "VA"})
+"""Plans where a leading 0 is part of the number, not a trunk prefix."""
+_NOISE = re.compile(r"[\s\-./]")
+
+
+def _compact(value: str) -> str:
+    return _NOISE.sub("", value).upper()
+
+
+def is_uk_nino(value: str) -> bool:
+    """UK National Insurance number: format and HMRC's prefix rules (no checksum exists)."""
+    compact = _compact(value)
+    return bool(_NINO.match(compact)) and compact[:2] not in _NINO_BAD_PREFIXES
+
+
+def is_card_number(value: str) -> bool:
+    compact = _compact(value)
+    return bool(_CARD_DIGITS.match(compact)) and luhn.is_valid(compact)
+
+
+def is_ip_address(value: str) -> bool:
+    try:
+        address = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return False
+    return not (address.is_unspecified or (address.version == 6 and value.count(":") < 2))
+
+
+def phone_validator(regions: Sequence[str]) -> Validator:
+    """A validator accepting international numbers, or national ones of ``regions``."""
+    region_tuple = tuple(regions)
+
+    def is_phone(value: str) -> bool:
+        return phone_e164(value, region_tuple) is not None
+
+    return is_phone
+
+
+@lru_cache(maxsize=262144)
+def phone_e164(value: str, regions: tuple[str, ...]) -> str | None:
+    """The number in E.164 form if it is a phone number, else None.
+
+    Numbers in international form need only be possible (the right length for their
+    country). National ones are taken in the first of ``regions`` where they are valid,
+    else the first where they are possible: fictional and newly allocated ranges are
+    still someone's number, and masking errs on the side of hiding.
+    """
+    text = value.strip()
+    if sum(ch.isdigit() for ch in text) < _MIN_PHONE_DIGITS:
+        return None
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if text.startswith("+"):
+        number = _parse(text, None)
+        return _e164(number) if number and phonenumbers.is_possible_number(number) else None
+    possible: list[phonenumbers.PhoneNumber] = []
+    for region in _regions_for(text.lstrip("(").startswith("0"), regions):
+        number = _parse(text, region)
+        if number is None:
+            continue
+        if phonenumbers.is_valid_number_for_region(number, region):
+            return _e164(number)
+        possible.append(number)
+    for number in possible:
+        if phonenumbers.is_possible_number(number):
+            return _e164(number)
+    return None
+
+
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def _e164(number: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=64)
+def _regions_for(trunk_zero: bool, regions: tuple[str, ...]) -> tuple[str, ...]:
+    """Regions whose national numbers can start the way this one does: a leading 0 is the
+    trunk prefix of most European plans, and never starts a number in the others."""
+
+    def zero_prefix(region: str) -> bool:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        return metadata is not None and metadata.national_prefix == "0"
+
+    return tuple(r for r in regions if zero_prefix(r) == trunk_zero or r in _LEADING_ZERO_REGIONS)
+
+
+def _pt_nif(value: str) -> bool:
+    return nif.is_valid(_compact(value).removeprefix("PT"))
+
+
+STATIC_VALIDATORS: dict[str, Validator] = {
+    "luhn": is_card_number,
+    "iban": iban.is_valid,
+    "ip": is_ip_address,
+    "us_ssn": ssn.is_valid,
+    "uk_nino": is_uk_nino,
+    "fr_nir": nir.is_valid,
+    "es_dni": dni.is_valid,
+    "es_nie": nie.is_valid,
+    "it_fiscal_code": codicefiscale.is_valid,
+    "nl_bsn": bsn.is_valid,
+    "pl_pesel": pesel.is_valid,
+    "se_personnummer": personnummer.is_valid,
+    "fi_hetu": hetu.is_valid,
+    "de_tax_id": idnr.is_valid,
+    "be_national_number": nn.is_valid,
+    "dk_cpr": cpr.is_valid,
+    "pt_nif": _pt_nif,
+    "ie_ppsn": pps.is_valid,
+    "at_svnr": vnr.is_valid,
+}
+
+VALIDATOR_NAMES = (*STATIC_VALIDATORS, "phone")
+
+
+def get_validator(name: str, phone_regions: Sequence[str]) -> Validator:
+    """The validator called ``name``; raises KeyError for an unknown name."""
+    if name == "phone":
+        return phone_validator(phone_regions)
+    check = STATIC_VALIDATORS[name]
+    return lru_cache(maxsize=65536)(_safe(check))
+
+
+def _safe(check: Validator) -> Validator:
+    def validate(value: str) -> bool:
+        try:
+            return bool(check(value))
+        except Exception:  # stdnum raises on some malformed input instead of returning False
+            return False
+
+    return validate
