@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +21,11 @@ NER_BATCH_SIZE = 512
 
 
 class NameFinder:
-    """Wraps one spaCy pipeline with only the NER component (and what it listens to)."""
+    """Wraps one spaCy pipeline with only the NER component (and what it listens to).
+
+    spaCy does not promise that one pipeline may run in several threads at once, and the
+    gateway masks in a thread pool: every use of the pipeline holds ``_lock``.
+    """
 
     def __init__(self, model: str, profile: Profile) -> None:
         self._model_name = model
@@ -29,11 +34,13 @@ class NameFinder:
         self._particles = profile.name_particles
         self._nlp: Any = None
         self._stop_words: frozenset[str] = frozenset()
+        self._lock = threading.RLock()
 
     def _pipeline(self) -> Any:
-        if self._nlp is None:
-            self._nlp = load_ner_pipeline(self._model_name)
-            self._stop_words = frozenset(self._nlp.Defaults.stop_words)
+        with self._lock:
+            if self._nlp is None:
+                self._nlp = load_ner_pipeline(self._model_name)
+                self._stop_words = frozenset(self._nlp.Defaults.stop_words)
         return self._nlp
 
     def windows(self, text: str, covered: Sequence[Span]) -> list[tuple[int, int]]:
@@ -116,7 +123,9 @@ class NameFinder:
         nlp = self._pipeline()
         results: list[list[Span]] = []
         try:
-            for doc in nlp.pipe(texts, batch_size=NER_BATCH_SIZE):
+            with self._lock:
+                docs = list(nlp.pipe(texts, batch_size=NER_BATCH_SIZE))
+            for doc in docs:
                 results.append(
                     [
                         Span(ent.start_char, ent.end_char, self._labels[ent.label_], 0.85)
@@ -132,7 +141,9 @@ class NameFinder:
         """For short values (a column sample): does NER call the whole value a PERSON?"""
         nlp = self._pipeline()
         flags = []
-        for doc in nlp.pipe(values, batch_size=NER_BATCH_SIZE):
+        with self._lock:
+            docs = list(nlp.pipe(values, batch_size=NER_BATCH_SIZE))
+        for doc in docs:
             person_chars = sum(len(e.text) for e in doc.ents if e.label_ == "PERSON")
             flags.append(person_chars >= 0.6 * len(doc.text.strip()))
         return flags

@@ -1,0 +1,1 @@
+"""Provenance store benchmarks."""

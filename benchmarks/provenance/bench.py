@@ -1,0 +1,308 @@
+"""Provenance store benchmark: DSAR latency, append rate and verify time at scale.
+
+    python -m benchmarks.provenance.bench [--quick] [--dir DIR]
+
+Builds a store of 1,000,000 executions (2,000,000 chained records) and 5,000,000
+subject-index rows with correct chain hashes, then measures, each beside a baseline
+from the same run:
+  * DSAR median latency through ProvenanceStore.dsar (baseline: the same lookup by a
+    full scan of the subject index, with the ART index bypassed);
+  * appends per second through record_start/record_end with chaining (baseline: plain
+    row-by-row INSERTs into an unchained table);
+  * ProvenanceStore.verify() over the whole store (baseline: reading the same columns).
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from nbwarden.config import AuditConfig
+from nbwarden.identifiers import EMAIL, normalize_identifier
+from nbwarden.provenance import ExecutionEnd, ExecutionStart, ProvenanceStore, Subject
+from nbwarden.provenance.chain import record_hash, table_rows
+from nbwarden.provenance.schema import (
+    CHAINED_COLUMNS,
+    EXECUTION_ENDS,
+    EXECUTION_STARTS,
+    GENESIS_HASH,
+    SUBJECT_LINE_SQL,
+    canonical_body_sql,
+)
+
+SUBJECTS_PER_EXECUTION = 5
+EMPTY_DIGEST = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def subject_email(number: int) -> str:
+    return f"subject{number}@example.org"
+
+
+def _stage_starts(con: duckdb.DuckDBPyConnection, executions: int) -> None:
+    con.execute(
+        """CREATE TABLE s AS SELECT
+             2 * i + 1 AS seq, uuid()::VARCHAR AS id,
+             TIMESTAMP '2026-01-01' + to_microseconds(i * 20_000_000) AS started_at,
+             'analyst' || (i % 50) AS user_name, '["analyst"]' AS roles,
+             'kernel-' || (i % 200) AS kernel_id, 'session-' || (i % 400) AS session_id,
+             'reports/n' || (i % 300) || '.ipynb' AS notebook, 'cell-' || (i % 40) AS cell_id,
+             i % 30 AS execution_count, 'churn study' AS purpose,
+             'legitimate interest' AS legal_basis, 'sql' AS kind, 'prod' AS target,
+             'SELECT email, phone FROM customers WHERE id = ?' AS code_masked,
+             sha256(i::VARCHAR) AS code_hash, '["select"]' AS statement_types,
+             '["customers"]' AS tables_read, '[]' AS tables_written,
+             '["customers.email","customers.phone"]' AS columns_read, '[]' AS columns_written,
+             'allow' AS verdict, '[]' AS rule_ids, NULL::VARCHAR AS approval_id,
+             NULL::VARCHAR AS prev_hash, NULL::VARCHAR AS hash
+           FROM range(?) t(i)""",
+        [executions],
+    )
+
+
+def _stage_subjects(con: duckdb.DuckDBPyConnection, executions: int, pool: int, key: bytes) -> None:
+    from nbwarden.keys import keyed_hash
+
+    hmacs = [
+        keyed_hash(key, f"{EMAIL}\x1f{normalize_identifier(EMAIL, subject_email(j))}")
+        for j in range(pool)
+    ]
+    con.register("pool_arrow", pa.table({"j": range(pool), "subject_hmac": hmacs}))
+    con.execute("CREATE TABLE pool AS SELECT * FROM pool_arrow")
+    con.execute(
+        """CREATE TABLE si AS SELECT s.id AS execution_id, 'EMAIL_ADDRESS' AS entity_type,
+             p.subject_hmac, 'email' AS result_column, 'customers.email' AS source,
+             (k.k % 5 <> 0) AS masked
+           FROM s, range(?) k(k), pool p
+           WHERE p.j = hash(s.seq, k.k) % ?""",
+        [SUBJECTS_PER_EXECUTION, pool],
+    )
+
+
+def _stage_ends(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"""CREATE TABLE e AS SELECT
+             s.seq + 1 AS seq, s.id, s.started_at + INTERVAL 2 SECOND AS ended_at,
+             'ok' AS status, 20::BIGINT AS rows_returned, '{{"EMAIL_ADDRESS":5}}' AS entity_counts,
+             '{{"email":"customers.email"}}' AS source_columns, '[]' AS unmasked_columns,
+             '[]' AS unmasked_entities, coalesce(d.n, 0) AS subject_count,
+             coalesce(d.digest, '{EMPTY_DIGEST}') AS subjects_digest,
+             NULL::VARCHAR AS error_masked, NULL::VARCHAR AS prev_hash, NULL::VARCHAR AS hash
+           FROM s LEFT JOIN (
+             SELECT execution_id, count(*) AS n,
+                    sha256(array_to_string(list_sort(list({SUBJECT_LINE_SQL})), chr(10)))
+                    AS digest
+             FROM si GROUP BY execution_id) d ON d.execution_id = s.id"""
+    )
+
+
+def _chain_and_insert(con: duckdb.DuckDBPyConnection, chain_key: bytes) -> None:
+    """Hash the staged records in seq order with the store's own record_hash, then insert."""
+    streams = [
+        table_rows(
+            con.cursor(),
+            table,
+            f"SELECT t.seq, t.id, {canonical_body_sql(table, 't')}, NULL, NULL, TRUE"
+            f" FROM {staged} t"
+            " ORDER BY t.seq",
+        )
+        for staged, table in (("s", EXECUTION_STARTS), ("e", EXECUTION_ENDS))
+    ]
+    seqs, prev_hashes, hashes = [], [], []
+    prev = GENESIS_HASH
+    for seq, _, _, body, _, _, _ in heapq.merge(*streams, key=lambda row: row[0]):
+        seqs.append(seq)
+        prev_hashes.append(prev)
+        prev = record_hash(chain_key, prev, body)
+        hashes.append(prev)
+    con.register("links", pa.table({"seq": seqs, "prev_hash": prev_hashes, "hash": hashes}))
+    for staged, table in (("s", EXECUTION_STARTS), ("e", EXECUTION_ENDS)):
+        names = [name for name, _ in CHAINED_COLUMNS[table]]
+        columns = ", ".join(f"x.{name}" for name in names)
+        con.execute(
+            f"""INSERT INTO {table} SELECT {columns}, l.prev_hash, l.hash
+                FROM {staged} x JOIN links l USING (seq) ORDER BY x.seq"""
+        )
+    con.execute("INSERT INTO subject_index SELECT * FROM si")
+    for staged in ("s", "e", "si", "pool"):
+        con.execute(f"DROP TABLE {staged}")
+
+
+def build_store(audit: AuditConfig, executions: int, pool: int) -> float:
+    """Create the store with real migrations, bulk-load it, let the store sign a checkpoint."""
+    started = time.perf_counter()
+    ProvenanceStore(audit).close()
+    from nbwarden.keys import CHAIN_SIGNATURE, SUBJECT_INDEX, derive_key, load_master_key
+
+    master = load_master_key(audit.key_file)
+    key = derive_key(master, SUBJECT_INDEX)
+    con = duckdb.connect(str(audit.path))
+    _stage_starts(con, executions)
+    _stage_subjects(con, executions, pool, key)
+    _stage_ends(con)
+    _chain_and_insert(con, derive_key(master, CHAIN_SIGNATURE))
+    con.execute("CHECKPOINT")
+    con.close()
+    ProvenanceStore(audit).close()
+    return time.perf_counter() - started
+
+
+def median_ms(action: Callable[[], object], repeats: int) -> float:
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+def bench_dsar(audit: AuditConfig, pool: int, repeats: int) -> None:
+    with ProvenanceStore(audit, read_only=True) as store:
+        numbers = iter(range(7, pool, max(1, pool // (repeats * 3))))
+
+        def one_dsar() -> object:
+            entries = store.dsar([(EMAIL, subject_email(next(numbers)))])
+            assert entries, "every pooled subject appears in the history"
+            return entries
+
+        dsar_ms = median_ms(one_dsar, repeats)
+        con = duckdb.connect(str(audit.path), read_only=True)
+        digest = store.subject_hmac(EMAIL, subject_email(3))
+        scan_ms = median_ms(
+            lambda: con.execute(
+                "SELECT * FROM executions WHERE id IN (SELECT execution_id FROM subject_index"
+                " WHERE upper(subject_hmac) = upper(?))",
+                [digest],
+            ).fetchall(),
+            3,
+        )
+        con.close()
+    print(f"DSAR median latency      {dsar_ms:9.1f} ms   (target < 200 ms)")
+    print(f"  baseline full scan     {scan_ms:9.1f} ms   ratio {scan_ms / dsar_ms:6.1f}x")
+
+
+def _sample_execution(store: ProvenanceStore, number: int, durable: bool) -> None:
+    execution_id = store.record_start(
+        ExecutionStart(
+            user=f"analyst{number % 7}",
+            kind="sql",
+            target="prod",
+            code_masked="SELECT email FROM customers WHERE id = ?",
+            code_hash=f"{number:064x}",
+            purpose="churn study",
+            tables_read=("customers",),
+        ),
+        durable=durable,
+    )
+    subjects = [Subject(EMAIL, subject_email(number * 3 + k), "email") for k in range(3)]
+    store.record_end(
+        execution_id,
+        ExecutionEnd(status="ok", rows=3, entity_counts={EMAIL: 3}, subjects=subjects),
+        durable=durable,
+    )
+
+
+def bench_appends(directory: Path, executions: int, threads: int) -> None:
+    for name in ("appends.duckdb", "appends.duckdb.head", "baseline.duckdb"):
+        (directory / name).unlink(missing_ok=True)
+    audit = AuditConfig(path=directory / "appends.duckdb", key_file=directory / "appends.key")
+    with ProvenanceStore(audit) as store:
+        started = time.perf_counter()
+        for number in range(executions):
+            _sample_execution(store, number, durable=False)
+        store.flush()
+        pipelined = executions / (time.perf_counter() - started)
+
+        def worker(offset: int) -> None:
+            for number in range(offset, executions, threads):
+                _sample_execution(store, number, durable=True)
+
+        workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+        started = time.perf_counter()
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join()
+        concurrent = executions / (time.perf_counter() - started)
+        assert store.verify().ok
+    con = duckdb.connect(str(directory / "baseline.duckdb"))
+    con.execute("CREATE TABLE plain (id VARCHAR, user_name VARCHAR, code VARCHAR, status VARCHAR)")
+    baseline_n = max(200, executions // 10)
+    started = time.perf_counter()
+    for number in range(baseline_n):
+        con.execute("INSERT INTO plain VALUES (?, ?, ?, NULL)", [str(number), "a", "SELECT 1"])
+        con.execute("UPDATE plain SET status = 'ok' WHERE id = ?", [str(number)])
+    baseline = baseline_n / (time.perf_counter() - started)
+    con.close()
+    print(
+        f"appends, pipelined       {pipelined:9.0f} executions/s (start+end, 3 subjects each;"
+        " durable at flush; target >= 5000)"
+    )
+    print(
+        f"appends, {threads} threads durable {concurrent:7.0f} executions/s"
+        " (each call waits for its commit)"
+    )
+    print(
+        f"  baseline row-by-row    {baseline:9.0f} executions/s unchained"
+        f"   ratio {pipelined / baseline:6.1f}x"
+    )
+
+
+def bench_verify(audit: AuditConfig) -> None:
+    with ProvenanceStore(audit, read_only=True) as store:
+        started = time.perf_counter()
+        report = store.verify()
+        verify_s = time.perf_counter() - started
+    assert report.ok, report
+    con = duckdb.connect(str(audit.path), read_only=True)
+    started = time.perf_counter()
+    for table in CHAINED_COLUMNS:
+        con.sql(f"SELECT * FROM {table}").to_arrow_table()
+    con.sql("SELECT * FROM subject_index").to_arrow_table()
+    read_s = time.perf_counter() - started
+    con.close()
+    print(f"verify {report.checked:,} records {verify_s:9.1f} s    (target < 30 s for 1M)")
+    print(f"  baseline read only     {read_s:9.1f} s    ratio {verify_s / read_s:6.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20,000 executions instead of 1M")
+    parser.add_argument(
+        "--dir", type=Path, default=None, help="work directory, kept; a store built there is reused"
+    )
+    parser.add_argument("--repeats", type=int, default=50)
+    args = parser.parse_args()
+    executions = 20_000 if args.quick else 1_000_000
+    pool = executions // 2
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="nbwarden-bench-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    audit = AuditConfig(path=directory / "history.duckdb", key_file=directory / "history.key")
+    try:
+        rows = executions * SUBJECTS_PER_EXECUTION
+        if audit.path.exists():
+            print(f"store: reusing {audit.path} ({executions:,} executions, {rows:,} subject rows)")
+        else:
+            build_s = build_store(audit, executions, pool)
+            print(
+                f"store: {executions:,} executions, {rows:,} subject rows, built in {build_s:.1f} s"
+            )
+        bench_dsar(audit, pool, args.repeats)
+        bench_verify(audit)
+        bench_appends(directory, 2_000 if args.quick else 20_000, threads=16)
+    finally:
+        if args.dir is None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

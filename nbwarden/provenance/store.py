@@ -1,0 +1,748 @@
+"""The provenance store: one writer thread owns the DuckDB file and appends in batches."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hmac
+import json
+import queue
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from nbwarden.config import AuditConfig
+from nbwarden.identifiers import normalize_identifier
+from nbwarden.keys import (
+    CHAIN_SIGNATURE,
+    SUBJECT_INDEX,
+    KeyFileError,
+    derive_key,
+    load_master_key,
+    load_or_create_master_key,
+)
+from nbwarden.provenance import queries
+from nbwarden.provenance.chain import (
+    Checkpoint,
+    head_file_path,
+    load_checkpoints,
+    record_hash,
+    subjects_digest,
+    verify_chain,
+    write_head_file,
+)
+from nbwarden.provenance.models import (
+    END_STATUSES,
+    EXECUTION_KINDS,
+    ApprovalEvent,
+    ExecutionEnd,
+    ExecutionStart,
+    ProvenanceError,
+    VerifyReport,
+    utc_naive,
+)
+from nbwarden.provenance.schema import (
+    APPROVAL_EVENTS,
+    CHAINED_COLUMNS,
+    CHECKPOINTS,
+    EXECUTION_ENDS,
+    EXECUTION_STARTS,
+    GENESIS_HASH,
+    SUBJECT_COLUMNS,
+    TIME_COLUMN,
+    arrow_schema,
+    canonical_body_sql,
+    migrate,
+    subject_line,
+    table_schema,
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+MAX_BATCH = 4096
+GROUP_COMMIT_LINGER_S = 0.0005
+MAX_QUEUE = 4 * MAX_BATCH
+"""Callers block when this many appends wait, so a burst cannot starve durable calls."""
+_OPEN_PATHS: set[Path] = set()
+_OPEN_LOCK = threading.Lock()
+
+
+_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _json(value: Any) -> str:
+    return _JSON.encode(value) if value else ("{}" if isinstance(value, dict) else "[]")
+
+
+@dataclass
+class _Append:
+    table: str
+    row: dict[str, Any]
+    subjects: list[dict[str, Any]] = field(default_factory=list)
+    future: Future[int] = field(default_factory=Future)
+
+
+@dataclass
+class _Command:
+    name: str
+    argument: Any = None
+    future: Future[Any] = field(default_factory=Future)
+
+
+class ProvenanceStore:
+    """The single writer of one provenance file; thread-safe.
+
+    Appends from any thread go through a queue to one writer thread, which chains and
+    inserts them in batches, one transaction per batch. ``durable=True`` (the default)
+    returns once that transaction committed; ``durable=False`` returns at once and the
+    record is durable after the next :meth:`flush` or durable call.
+    """
+
+    def __init__(self, audit: AuditConfig, *, read_only: bool = False) -> None:
+        self.path = Path(audit.path).resolve()
+        self.retention_days = audit.retention_days
+        self.checkpoint_every = max(1, audit.checkpoint_every)
+        self.read_only = read_only
+        master = self._master_key(Path(audit.key_file), read_only)
+        self._subject_key = derive_key(master, SUBJECT_INDEX)
+        self._signing_key = derive_key(master, CHAIN_SIGNATURE)
+        self._claim_path()
+        try:
+            self._db = self._connect()
+        except BaseException:
+            self._release_path()
+            raise
+        self._queue: queue.Queue[_Append | _Command] = queue.Queue(maxsize=MAX_QUEUE)
+        self._open_ids: set[str] = set()
+        self._ids_lock = threading.Lock()
+        self._closed = False
+        self._deferred_error: ProvenanceError | None = None
+        self._submit_lock = threading.Lock()
+        self._maintenance = threading.Lock()
+        """Held by verify and purge so a verification never sees half a purge."""
+        self._unpublished_head: tuple[Checkpoint, str] | None = None
+        self._writer: threading.Thread | None = None
+        if not read_only:
+            atexit.register(self.close)
+            try:
+                self._start_writer()
+            except BaseException:
+                self.close()
+                raise
+
+    # -- opening ----------------------------------------------------------------------
+
+    @staticmethod
+    def _master_key(key_file: Path, read_only: bool) -> bytes:
+        try:
+            if read_only:
+                return load_master_key(key_file)
+            return load_or_create_master_key(key_file)
+        except FileNotFoundError:
+            raise ProvenanceError(f"audit key file {key_file} does not exist") from None
+        except (KeyFileError, OSError) as exc:
+            raise ProvenanceError(f"audit key file: {exc}") from None
+
+    def _claim_path(self) -> None:
+        with _OPEN_LOCK:
+            if self.path in _OPEN_PATHS:
+                raise ProvenanceError(f"{self.path} is already open in this process")
+            _OPEN_PATHS.add(self.path)
+
+    def _release_path(self) -> None:
+        with _OPEN_LOCK:
+            _OPEN_PATHS.discard(self.path)
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        if self.read_only and not self.path.exists():
+            raise ProvenanceError(f"audit store {self.path} does not exist")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = duckdb.connect(str(self.path), read_only=self.read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise ProvenanceError(
+                    f"audit store {self.path} is held by another process (the gateway); "
+                    "use the gateway API"
+                ) from None
+            raise ProvenanceError(f"cannot open audit store {self.path}: {exc}") from None
+        except duckdb.Error as exc:
+            raise ProvenanceError(f"cannot open audit store {self.path}: {exc}") from None
+        try:
+            if not self.read_only:
+                migrate(db)
+        except duckdb.Error as exc:
+            db.close()
+            raise ProvenanceError(f"cannot migrate audit store {self.path}: {exc}") from None
+        return db
+
+    def _start_writer(self) -> None:
+        con = self._db.cursor()
+        self._head_seq, self._head_hash = self._read_head(con)
+        checkpoints = load_checkpoints(con)
+        latest = checkpoints[-1][0] if checkpoints else None
+        self._checkpoint_number = latest.number if latest else 0
+        self._purged_through = latest.purged_through if latest else 0
+        self._anchor_hash = latest.anchor_hash if latest else GENESIS_HASH
+        self._since_checkpoint = self._head_seq - (latest.head_seq if latest else 0)
+        dangling = [
+            str(row[0])
+            for row in con.execute(
+                f"""SELECT s.id FROM {EXECUTION_STARTS} s ANTI JOIN {EXECUTION_ENDS} e
+                    USING (id) ORDER BY s.seq"""
+            ).fetchall()
+        ]
+        self._writer = threading.Thread(
+            target=self._writer_loop, args=(con,), name="provenance-writer", daemon=True
+        )
+        self._writer.start()
+        self._recover_dangling(dangling)
+
+    def _read_head(self, con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
+        union = " UNION ALL ".join(
+            f"SELECT seq, hash FROM {table} WHERE seq = (SELECT max(seq) FROM {table})"
+            for table in CHAINED_COLUMNS
+        )
+        row = con.execute(f"SELECT seq, hash FROM ({union}) ORDER BY seq DESC LIMIT 1").fetchone()
+        if row is not None:
+            return int(row[0]), str(row[1])
+        checkpoints = load_checkpoints(con)
+        if checkpoints:
+            latest = checkpoints[-1][0]
+            return latest.purged_through, latest.anchor_hash
+        return 0, GENESIS_HASH
+
+    def _recover_dangling(self, dangling: list[str]) -> None:
+        """Close executions a crashed process left open, visibly, then checkpoint."""
+        with self._ids_lock:
+            self._open_ids.update(dangling)
+        message = "the gateway stopped before this execution ended"
+        for execution_id in dangling:
+            self.record_end(
+                execution_id, ExecutionEnd(status="incomplete", error=message), durable=False
+            )
+        if dangling or self._since_checkpoint > 0:
+            self.checkpoint("recovery")
+        else:
+            self.flush()
+
+    # -- appending --------------------------------------------------------------------
+
+    def record_start(self, start: ExecutionStart, *, durable: bool = True) -> str:
+        if start.kind not in EXECUTION_KINDS:
+            raise ProvenanceError(f"unknown execution kind {start.kind!r}")
+        execution_id = str(uuid.uuid4())
+        row = {
+            "id": execution_id,
+            "started_at": utc_naive(start.started_at),
+            "user_name": start.user,
+            "roles": _json(sorted(start.roles)),
+            "kernel_id": start.kernel_id,
+            "session_id": start.session_id,
+            "notebook": start.notebook,
+            "cell_id": start.cell_id,
+            "execution_count": start.execution_count,
+            "purpose": start.purpose,
+            "legal_basis": start.legal_basis,
+            "kind": start.kind,
+            "target": start.target,
+            "code_masked": start.code_masked,
+            "code_hash": start.code_hash,
+            "statement_types": _json(list(start.statement_types)),
+            "tables_read": _json(list(start.tables_read)),
+            "tables_written": _json(list(start.tables_written)),
+            "columns_read": _json(list(start.columns_read)),
+            "columns_written": _json(list(start.columns_written)),
+            "verdict": start.verdict,
+            "rule_ids": _json(list(start.rule_ids)),
+            "approval_id": start.approval_id,
+        }
+        with self._ids_lock:
+            self._open_ids.add(execution_id)
+        try:
+            self._append(_Append(EXECUTION_STARTS, row), durable)
+        except ProvenanceError:
+            with self._ids_lock:
+                self._open_ids.discard(execution_id)
+            raise
+        return execution_id
+
+    def record_end(self, execution_id: str, end: ExecutionEnd, *, durable: bool = True) -> None:
+        if end.status not in END_STATUSES:
+            raise ProvenanceError(f"unknown execution status {end.status!r}")
+        with self._ids_lock:
+            if execution_id not in self._open_ids:
+                raise ProvenanceError(f"execution {execution_id} is not open in this store")
+            self._open_ids.discard(execution_id)
+        subjects = self._subject_rows(execution_id, end)
+        lines = [
+            subject_line(
+                s["entity_type"], s["subject_hmac"], s["result_column"], s["source"], s["masked"]
+            )
+            for s in subjects
+        ]
+        row = {
+            "id": execution_id,
+            "ended_at": utc_naive(end.ended_at),
+            "status": end.status,
+            "rows_returned": end.rows,
+            "entity_counts": _json(dict(end.entity_counts)),
+            "source_columns": _json(dict(end.source_columns)),
+            "unmasked_columns": _json(sorted(end.unmasked_columns)),
+            "unmasked_entities": _json(sorted(end.unmasked_entities)),
+            "subject_count": len(subjects),
+            "subjects_digest": subjects_digest(lines),
+            "error_masked": end.error,
+        }
+        try:
+            self._append(_Append(EXECUTION_ENDS, row, subjects), durable)
+        except ProvenanceError:
+            with self._ids_lock:
+                self._open_ids.add(execution_id)
+            raise
+
+    def _subject_rows(self, execution_id: str, end: ExecutionEnd) -> list[dict[str, Any]]:
+        shown_columns, shown_entities = set(end.unmasked_columns), set(end.unmasked_entities)
+        seen: dict[tuple[str, str, str | None], dict[str, Any]] = {}
+        for subject in end.subjects:
+            digest = self.subject_hmac(subject.entity_type, subject.identifier)
+            key = (subject.entity_type, digest, subject.column)
+            if key in seen:
+                continue
+            shown = subject.column in shown_columns or subject.entity_type in shown_entities
+            seen[key] = {
+                "execution_id": execution_id,
+                "entity_type": subject.entity_type,
+                "subject_hmac": digest,
+                "result_column": subject.column,
+                "source": end.source_columns.get(subject.column or ""),
+                "masked": not shown,
+            }
+        return list(seen.values())
+
+    def record_approval(self, event: ApprovalEvent, *, durable: bool = True) -> None:
+        row = {
+            "approval_id": event.approval_id,
+            "kind": event.kind,
+            "state": event.state,
+            "actor": event.actor,
+            "happened_at": utc_naive(event.time),
+            "details": _json(dict(event.details)),
+        }
+        self._append(_Append(APPROVAL_EVENTS, row), durable)
+
+    def subject_hmac(self, entity_type: str, normalised_identifier: str) -> str:
+        """``keys.keyed_hash`` of type and identifier, through the one-shot C HMAC (hot path)."""
+        message = f"{entity_type}\x1f{normalised_identifier}".encode()
+        return hmac.digest(self._subject_key, message, "sha256").hex()
+
+    def _append(self, item: _Append, durable: bool) -> None:
+        self._submit(item)
+        if durable:
+            self._wait(item.future)
+
+    def _submit(self, item: _Append | _Command) -> None:
+        if self.read_only:
+            raise ProvenanceError("the audit store is open read-only")
+        if self._deferred_error is not None:
+            raise self._deferred_error
+        with self._submit_lock:
+            if self._closed:
+                raise ProvenanceError("the audit store is closed")
+            self._queue.put(item)
+
+    @staticmethod
+    def _wait(future: Future[Any]) -> Any:
+        try:
+            return future.result()
+        except ProvenanceError:
+            raise
+        except duckdb.Error as exc:
+            raise ProvenanceError(f"audit store write failed: {type(exc).__name__}") from None
+
+    def flush(self) -> None:
+        """Wait until everything queued before this call is committed."""
+        self._run_command("flush")
+        if self._deferred_error is not None:
+            raise self._deferred_error
+
+    def checkpoint(self, reason: str = "manual") -> None:
+        self._run_command("checkpoint", reason)
+
+    def _run_command(self, name: str, argument: Any = None) -> Any:
+        command = _Command(name, argument)
+        self._submit(command)
+        return self._wait(command.future)
+
+    # -- the writer thread ------------------------------------------------------------
+
+    def _writer_loop(self, con: duckdb.DuckDBPyConnection) -> None:
+        stopping = False
+        while not stopping:
+            batch = self._next_batch()
+            appends: list[_Append] = []
+            for item in batch:
+                if isinstance(item, _Append) and not stopping:
+                    appends.append(item)
+                    continue
+                self._commit_appends(con, appends)
+                appends = []
+                if isinstance(item, _Append) or stopping:
+                    item.future.set_exception(ProvenanceError("the audit store is closed"))
+                    continue
+                stopping = item.name == "stop"
+                self._execute_command(con, item)
+            self._commit_appends(con, appends)
+        con.close()
+
+    def _state(self) -> tuple[int, str, int, int, int, str]:
+        return (
+            self._head_seq,
+            self._head_hash,
+            self._since_checkpoint,
+            self._checkpoint_number,
+            self._purged_through,
+            self._anchor_hash,
+        )
+
+    def _restore(self, state: tuple[int, str, int, int, int, str]) -> None:
+        """Undo in-memory chain state after a rolled-back transaction."""
+        (
+            self._head_seq,
+            self._head_hash,
+            self._since_checkpoint,
+            self._checkpoint_number,
+            self._purged_through,
+            self._anchor_hash,
+        ) = state
+        self._unpublished_head = None
+
+    def _next_batch(self) -> list[_Append | _Command]:
+        """Block for one item, then take what is queued; linger once so callers that are
+        about to enqueue share the commit (group commit)."""
+        batch = [self._queue.get()]
+        for attempt in range(2):
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if attempt == 0 and len(batch) < MAX_BATCH:
+                time.sleep(GROUP_COMMIT_LINGER_S)
+        return batch
+
+    def _execute_command(self, con: duckdb.DuckDBPyConnection, command: _Command) -> None:
+        state = self._state()
+        try:
+            result: Any = None
+            unsealed = self._since_checkpoint > 0
+            if command.name == "checkpoint" or (command.name == "stop" and unsealed):
+                con.execute("BEGIN TRANSACTION")
+                self._write_checkpoint(con, command.argument or command.name)
+                con.execute("COMMIT")
+                self._publish_head()
+            elif command.name == "purge":
+                result = self._purge(con, int(command.argument))
+            command.future.set_result(result)
+        except Exception as exc:
+            _rollback(con)
+            self._restore(state)
+            command.future.set_exception(_as_provenance_error(exc))
+
+    def _commit_appends(self, con: duckdb.DuckDBPyConnection, appends: list[_Append]) -> None:
+        if not appends:
+            return
+        state = self._state()
+        try:
+            con.execute("BEGIN TRANSACTION")
+            self._insert_chained(con, appends)
+            if self._since_checkpoint >= self.checkpoint_every:
+                self._write_checkpoint(con, "interval")
+            con.execute("COMMIT")
+            self._publish_head()
+        except Exception as exc:
+            _rollback(con)
+            self._restore(state)
+            error = _as_provenance_error(exc)
+            self._deferred_error = error
+            for item in appends:
+                item.future.set_exception(error)
+            return
+        for item in appends:
+            item.future.set_result(int(item.row["seq"]))
+
+    def _insert_chained(self, con: duckdb.DuckDBPyConnection, appends: list[_Append]) -> None:
+        """Give the batch the next seqs, link it to the head and insert it, table by table."""
+        by_table: dict[str, list[_Append]] = defaultdict(list)
+        for offset, item in enumerate(appends, start=1):
+            item.row["seq"] = self._head_seq + offset
+            by_table[item.table].append(item)
+        tables = {
+            table: pa.Table.from_pylist([i.row for i in items], schema=table_schema(table))
+            for table, items in by_table.items()
+        }
+        links = self._link(appends, _canonical_bodies(con, tables))
+        for table, arrow in tables.items():
+            seqs = arrow.column("seq").to_pylist()
+            for column, position in (("prev_hash", 0), ("hash", 1)):
+                values = pa.array([links[s][position] for s in seqs], pa.string())
+                arrow = arrow.set_column(arrow.schema.get_field_index(column), column, values)
+            _insert_arrow(con, table, arrow)
+        subjects = [s for item in appends for s in item.subjects]
+        if subjects:
+            arrow_subjects = pa.Table.from_pylist(subjects, schema=arrow_schema(SUBJECT_COLUMNS))
+            _insert_arrow(con, "subject_index", arrow_subjects)
+        self._head_seq += len(appends)
+        self._since_checkpoint += len(appends)
+
+    def _link(self, appends: list[_Append], bodies: dict[int, str]) -> dict[int, tuple[str, str]]:
+        """seq -> (prev_hash, hash) for the batch in seq order; moves the in-memory head."""
+        links: dict[int, tuple[str, str]] = {}
+        prev = self._head_hash
+        for item in appends:
+            seq = int(item.row["seq"])
+            current = record_hash(self._signing_key, prev, bodies[seq])
+            links[seq] = (prev, current)
+            prev = current
+        self._head_hash = prev
+        return links
+
+    def _write_checkpoint(self, con: duckdb.DuckDBPyConnection, reason: str) -> None:
+        created = utc_naive(None)
+        checkpoint = Checkpoint(
+            number=self._checkpoint_number + 1,
+            created_at_us=_epoch_us(created),
+            reason=reason,
+            head_seq=self._head_seq,
+            head_hash=self._head_hash,
+            purged_through=self._purged_through,
+            anchor_hash=self._anchor_hash,
+        )
+        signature = checkpoint.sign(self._signing_key)
+        con.execute(
+            f"INSERT INTO {CHECKPOINTS} VALUES (?, make_timestamp(?), ?, ?, ?, ?, ?, ?)",
+            [
+                checkpoint.number,
+                checkpoint.created_at_us,
+                reason,
+                checkpoint.head_seq,
+                checkpoint.head_hash,
+                checkpoint.purged_through,
+                checkpoint.anchor_hash,
+                signature,
+            ],
+        )
+        self._unpublished_head = (checkpoint, signature)
+        self._checkpoint_number = checkpoint.number
+        self._since_checkpoint = 0
+
+    def _purge(self, con: duckdb.DuckDBPyConnection, older_than_days: int) -> int:
+        with self._maintenance:
+            return self._purge_verified(con, older_than_days)
+
+    def _purge_verified(self, con: duckdb.DuckDBPyConnection, older_than_days: int) -> int:
+        report = verify_chain(self._db, self._signing_key, self.path)
+        if not report.ok:
+            raise ProvenanceError(
+                f"refusing to purge a chain that does not verify: {report.first_bad}"
+            )
+        cutoff = utc_naive(None) - timedelta(days=older_than_days)
+        boundary = self._purge_boundary(con, cutoff)
+        if boundary <= self._purged_through:
+            return 0
+        anchor = self._hash_at(con, boundary)
+        con.execute("BEGIN TRANSACTION")
+        con.execute(
+            f"""DELETE FROM subject_index WHERE execution_id IN
+                (SELECT id FROM {EXECUTION_ENDS} WHERE seq <= ?)""",
+            [boundary],
+        )
+        removed = 0
+        for table in CHAINED_COLUMNS:
+            row = con.execute(f"DELETE FROM {table} WHERE seq <= ?", [boundary]).fetchone()
+            removed += int(row[0]) if row else 0
+        self._purged_through, self._anchor_hash = boundary, anchor
+        self._write_checkpoint(con, "purge")
+        con.execute("COMMIT")
+        self._publish_head()
+        return removed
+
+    def _publish_head(self) -> None:
+        """Write the head file, only once its checkpoint is committed.
+
+        Never raises: the records are committed and the in-memory head must stay. A failure
+        stops further appends (fail closed) until the store is reopened.
+        """
+        if self._unpublished_head is None:
+            return
+        head, self._unpublished_head = self._unpublished_head, None
+        try:
+            write_head_file(head_file_path(self.path), *head)
+        except OSError as exc:
+            self._deferred_error = ProvenanceError(f"cannot write the head file: {exc.strerror}")
+
+    def _purge_boundary(self, con: duckdb.DuckDBPyConnection, cutoff: datetime) -> int:
+        """The highest seq such that it and every record before it are older than cutoff."""
+        union = " UNION ALL ".join(
+            f"SELECT min(seq) AS seq FROM {table} WHERE {TIME_COLUMN[table]} >= ?"
+            for table in CHAINED_COLUMNS
+        )
+        row = con.execute(f"SELECT min(seq) FROM ({union})", [cutoff] * 3).fetchone()
+        first_kept = row[0] if row else None
+        return self._head_seq if first_kept is None else int(first_kept) - 1
+
+    @staticmethod
+    def _hash_at(con: duckdb.DuckDBPyConnection, seq: int) -> str:
+        union = " UNION ALL ".join(
+            f"SELECT hash FROM {table} WHERE seq = ?" for table in CHAINED_COLUMNS
+        )
+        row = con.execute(union, [seq] * 3).fetchone()
+        if row is None:
+            raise ProvenanceError(f"record {seq} is missing")
+        return str(row[0])
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _reader(self) -> duckdb.DuckDBPyConnection:
+        if self._closed:
+            raise ProvenanceError("the audit store is closed")
+        return self._db.cursor()
+
+    def verify(self) -> VerifyReport:
+        if self._closed:
+            raise ProvenanceError("the audit store is closed")
+        try:
+            with self._maintenance:
+                return verify_chain(self._db, self._signing_key, self.path)
+        except duckdb.Error as exc:
+            raise _as_provenance_error(exc) from None
+
+    def purge(self, older_than_days: int | None = None) -> int:
+        """Remove records older than the period; return how many chained records went."""
+        days = self.retention_days if older_than_days is None else older_than_days
+        if days <= 0:
+            raise ProvenanceError("purge needs a retention period of at least one day")
+        return int(self._run_command("purge", days))
+
+    def approval_events(self) -> list[ApprovalEvent]:
+        return self._read(queries.approval_events)
+
+    def dsar(self, identifiers: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Every execution that returned data of the subject named by raw identifiers."""
+        pairs = sorted(
+            {
+                (entity, self.subject_hmac(entity, normalize_identifier(entity, value)))
+                for entity, value in identifiers
+            }
+        )
+        if not pairs:
+            raise ProvenanceError("a subject access request needs at least one identifier")
+        return self._read(queries.dsar, pairs)
+
+    def subjects_seen(
+        self, user: str, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str, Any]:
+        return self._read(queries.subjects_seen, user, since, until)
+
+    def search_executions(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._read(queries.search_executions, **filters)
+
+    def get_execution(self, execution_id: str) -> dict[str, Any] | None:
+        return self._read(queries.get_execution, execution_id)
+
+    def stats(self) -> dict[str, Any]:
+        return self._read(queries.stats)
+
+    def _read(
+        self,
+        query: Callable[Concatenate[duckdb.DuckDBPyConnection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        con = self._reader()
+        try:
+            return query(con, *args, **kwargs)
+        except duckdb.Error as exc:
+            raise _as_provenance_error(exc) from None
+        finally:
+            con.close()
+
+    # -- closing ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Write a final signed checkpoint and release the file."""
+        if self._closed:
+            return
+        try:
+            if self._writer is not None:
+                stop = _Command("stop", "close")
+                with self._submit_lock:
+                    self._closed = True
+                    self._queue.put(stop)
+                self._writer.join()
+                self._wait(stop.future)
+        finally:
+            self._closed = True
+            atexit.unregister(self.close)
+            self._db.close()
+            self._release_path()
+
+    def __enter__(self) -> ProvenanceStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def open_executions(self) -> Sequence[str]:
+        with self._ids_lock:
+            return sorted(self._open_ids)
+
+
+def _canonical_bodies(
+    con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]
+) -> dict[int, str]:
+    """seq -> canonical body, computed by the same SQL the verifier runs on stored rows."""
+    bodies: dict[int, str] = {}
+    for table, arrow in tables.items():
+        con.register("provenance_batch", arrow)
+        try:
+            sql = f"SELECT seq, {canonical_body_sql(table)} FROM provenance_batch"
+            bodies.update(con.execute(sql).fetchall())
+        finally:
+            con.unregister("provenance_batch")
+    return bodies
+
+
+def _insert_arrow(con: duckdb.DuckDBPyConnection, table: str, arrow: pa.Table) -> None:
+    con.register("provenance_rows", arrow)
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM provenance_rows")
+    finally:
+        con.unregister("provenance_rows")
+
+
+def _epoch_us(moment: datetime) -> int:
+    return (moment - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
+
+
+def _as_provenance_error(exc: BaseException) -> ProvenanceError:
+    """Only the error type: driver messages can quote the values being written."""
+    if isinstance(exc, ProvenanceError):
+        return exc
+    return ProvenanceError(f"audit store failure ({type(exc).__name__})")

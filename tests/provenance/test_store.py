@@ -1,0 +1,203 @@
+"""Recording, reading back, DSAR precision/recall and the no-raw-personal-data guarantee."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import pytest
+
+from nbwarden.config import AuditConfig
+from nbwarden.identifiers import EMAIL, PERSON, PHONE
+from nbwarden.provenance import (
+    ApprovalEvent,
+    ExecutionEnd,
+    ProvenanceError,
+    ProvenanceStore,
+    Subject,
+)
+from tests.provenance.history import SOURCE_COLUMNS, make_people, record_history, sample_start
+
+
+def test_start_and_end_read_back_as_one_execution(store: ProvenanceStore) -> None:
+    execution_id = store.record_start(sample_start("alice", approval_id="ap-1"))
+    assert (store.get_execution(execution_id) or {}).get("status") == "started"
+    store.record_end(
+        execution_id,
+        ExecutionEnd(status="ok", rows=2, entity_counts={EMAIL: 2}, source_columns=SOURCE_COLUMNS),
+    )
+    record = store.get_execution(execution_id)
+    assert record is not None
+    assert record["user"] == "alice"
+    assert record["status"] == "ok"
+    assert record["rows_returned"] == 2
+    assert record["entity_counts"] == {EMAIL: 2}
+    assert record["tables_read"] == ["customers"]
+    assert record["approval_id"] == "ap-1"
+    assert record["ended_at"] >= record["started_at"]
+
+
+def test_end_of_unknown_or_ended_execution_is_refused(store: ProvenanceStore) -> None:
+    with pytest.raises(ProvenanceError, match="not open"):
+        store.record_end("no-such-id", ExecutionEnd(status="ok"))
+    execution_id = store.record_start(sample_start())
+    with pytest.raises(ProvenanceError, match="unknown execution status"):
+        store.record_end(execution_id, ExecutionEnd(status="fine"))
+    store.record_end(execution_id, ExecutionEnd(status="blocked"))
+    with pytest.raises(ProvenanceError, match="not open"):
+        store.record_end(execution_id, ExecutionEnd(status="ok"))
+
+
+def test_search_filters_and_stats(store: ProvenanceStore) -> None:
+    old = datetime.now(UTC) - timedelta(days=3)
+    first = store.record_start(sample_start("alice", started_at=old))
+    store.record_end(first, ExecutionEnd(status="ok", entity_counts={EMAIL: 3, PHONE: 1}))
+    second = store.record_start(sample_start("bob", target="warehouse", tables_read=("orders",)))
+    store.record_end(second, ExecutionEnd(status="error", error="relation does not exist"))
+    assert [e["id"] for e in store.search_executions(user="alice")] == [first]
+    assert [e["id"] for e in store.search_executions(connection="warehouse")] == [second]
+    assert [e["id"] for e in store.search_executions(table="orders")] == [second]
+    assert [e["id"] for e in store.search_executions(status="error")] == [second]
+    recent = store.search_executions(since=datetime.now(UTC) - timedelta(days=1))
+    assert [e["id"] for e in recent] == [second]
+    stats = store.stats()
+    assert stats["masked_by_entity"] == {EMAIL: 3, PHONE: 1}
+    assert sum(day["count"] for day in stats["executions_per_day"]) == 2
+
+
+def test_approval_events_replay_in_order_with_turnaround(store: ProvenanceStore) -> None:
+    asked = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    events = [
+        ApprovalEvent("ap-1", "request", "pending", "alice", asked, {"code_hash": "ab"}),
+        ApprovalEvent("ap-2", "request", "pending", "bob", asked, {}),
+        ApprovalEvent("ap-1", "request", "approved", "dpo", asked + timedelta(minutes=4), {}),
+        ApprovalEvent("g-1", "grant", "active", "dpo", asked, {"minutes": 30}),
+    ]
+    for event in events:
+        store.record_approval(event)
+    replay = store.approval_events()
+    assert [(e.approval_id, e.state) for e in replay] == [(e.approval_id, e.state) for e in events]
+    assert replay[0].details == {"code_hash": "ab"}
+    assert replay[2].time == datetime(2026, 3, 1, 9, 4)
+    assert store.stats()["approval_turnaround_s"]["median"] == 240
+
+
+def test_dsar_has_precision_and_recall_of_one(store: ProvenanceStore) -> None:
+    history = record_history(store, executions=120, people=40)
+    for person in history.people:
+        expected = history.seen_by.get(person.email, set())
+        by_email = {e["execution_id"] for e in store.dsar([(EMAIL, person.email.upper())])}
+        by_phone = {e["execution_id"] for e in store.dsar([(PHONE, person.phone)])}
+        by_name = {e["execution_id"] for e in store.dsar([(PERSON, f"  {person.name.lower()} ")])}
+        assert by_email == expected
+        assert by_phone == expected
+        assert by_name == expected
+
+
+def test_dsar_entry_names_who_why_where_and_whether_shown(store: ProvenanceStore) -> None:
+    person = make_people(1)[0]
+    execution_id = store.record_start(sample_start("carol"))
+    store.record_end(
+        execution_id,
+        ExecutionEnd(
+            status="ok",
+            subjects=person.subjects(("email", "phone", "name")),
+            source_columns=SOURCE_COLUMNS,
+            unmasked_columns=("email",),
+        ),
+    )
+    [entry] = store.dsar([(EMAIL, person.email), (PHONE, person.phone)])
+    assert entry["execution_id"] == execution_id
+    assert entry["user"] == "carol"
+    assert entry["purpose"] == "churn study"
+    assert entry["legal_basis"] == "legitimate interest"
+    assert entry["notebook"] == "churn.ipynb"
+    assert entry["cell_id"] == "cell-1"
+    assert entry["categories"] == [EMAIL, PHONE]
+    assert entry["sources"] == ["customers.email", "customers.phone"]
+    assert entry["shown"] == "partly shown"
+    assert store.dsar([(EMAIL, "nobody@example.invalid")]) == []
+
+
+def test_subjects_seen_by_user_in_period_as_pseudonyms(store: ProvenanceStore) -> None:
+    history = record_history(store, executions=40, people=15)
+    report = store.subjects_seen("alice", datetime.now(UTC) - timedelta(hours=1))
+    alice_runs = {i for i, user in history.user_of.items() if user == "alice"}
+    people_seen = {email for email, ids in history.seen_by.items() if ids & alice_runs}
+    assert report["executions"] == len(alice_runs)
+    assert report["by_entity_type"] == {
+        EMAIL: len(people_seen),
+        PERSON: len(people_seen),
+        PHONE: len(people_seen),
+    }
+    text = repr(report)
+    assert all(person.email not in text for person in history.people)
+    assert (
+        store.subjects_seen("alice", until=datetime.now(UTC) - timedelta(days=1))["subjects"] == 0
+    )
+
+
+def test_store_file_holds_no_raw_personal_data(audit: AuditConfig) -> None:
+    with ProvenanceStore(audit) as store:
+        history = record_history(store, executions=30, people=12)
+        store.record_approval(ApprovalEvent("ap-9", "request", "pending", "alice"))
+    planted = {v for p in history.people for v in (p.email, p.phone, p.name)}
+    planted |= {p.email.lower() for p in history.people} | {p.name.lower() for p in history.people}
+    con = duckdb.connect(str(audit.path), read_only=True)
+    columns = con.execute(
+        """SELECT table_name, column_name FROM information_schema.columns
+           WHERE data_type = 'VARCHAR' AND table_schema = 'main'"""
+    ).fetchall()
+    assert len(columns) > 30
+    for table, column in columns:
+        values = {row[0] for row in con.execute(f'SELECT "{column}" FROM "{table}"').fetchall()}
+        text = "\n".join(v for v in values if v)
+        leaked = [value for value in planted if value in text]
+        assert not leaked, f"{table}.{column} holds planted personal data"
+    con.close()
+    raw = audit.path.read_bytes()
+    assert not [value for value in planted if value.encode() in raw]
+
+
+def test_key_file_is_created_private_and_is_not_in_the_store(audit: AuditConfig) -> None:
+    ProvenanceStore(audit).close()
+    assert stat.S_IMODE(audit.key_file.stat().st_mode) == 0o600
+    key_hex = audit.key_file.read_text().strip()
+    assert key_hex.encode() not in audit.path.read_bytes()
+
+
+def test_second_store_on_the_same_file_is_refused(
+    store: ProvenanceStore, audit: AuditConfig
+) -> None:
+    with pytest.raises(ProvenanceError, match="already open"):
+        ProvenanceStore(audit)
+
+
+def test_read_only_store_refuses_writes_and_missing_files(audit: AuditConfig) -> None:
+    with pytest.raises(ProvenanceError, match="does not exist"):
+        ProvenanceStore(audit, read_only=True)
+    ProvenanceStore(audit).close()
+    with ProvenanceStore(audit, read_only=True) as reader:
+        with pytest.raises(ProvenanceError, match="read-only"):
+            reader.record_start(sample_start())
+        assert reader.verify().ok
+
+
+def test_subject_identity_is_keyed_by_type(store: ProvenanceStore) -> None:
+    execution_id = store.record_start(sample_start())
+    store.record_end(
+        execution_id, ExecutionEnd(status="ok", subjects=[Subject("US_SSN", "123456789", "ssn")])
+    )
+    assert len(store.dsar([("US_SSN", "123-45-6789")])) == 1
+    assert store.dsar([("PHONE_NUMBER", "123456789")]) == []
+
+
+def test_subject_hmac_is_the_keyed_hash_of_type_and_identifier(
+    store: ProvenanceStore, audit: AuditConfig
+) -> None:
+    from nbwarden.keys import SUBJECT_INDEX, derive_key, keyed_hash, load_master_key
+
+    key = derive_key(load_master_key(audit.key_file), SUBJECT_INDEX)
+    expected = keyed_hash(key, "EMAIL_ADDRESS\x1fjane@example.org")
+    assert store.subject_hmac("EMAIL_ADDRESS", "jane@example.org") == expected
