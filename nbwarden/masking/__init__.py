@@ -3,8 +3,26 @@
 See docs/masking.md. No Jupyter here: the gateway, the CLI and tests use it directly.
 """
 
-from nbwarden.masking.engine import Masker
-from nbwarden.masking.errors import MaskingError
-from nbwarden.masking.results import MaskResult, SubjectRef, TextMaskResult
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nbwarden._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from nbwarden.masking.engine import Masker
+    from nbwarden.masking.errors import MaskingError
+    from nbwarden.masking.results import MaskResult, SubjectRef, TextMaskResult
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "Masker": "nbwarden.masking.engine",
+        "MaskingError": "nbwarden.masking.errors",
+        "MaskResult": "nbwarden.masking.results",
+        "SubjectRef": "nbwarden.masking.results",
+        "TextMaskResult": "nbwarden.masking.results",
+    },
+)
 
 __all__ = ["MaskResult", "Masker", "MaskingError", "SubjectRef", "TextMaskResult"]
