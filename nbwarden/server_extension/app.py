@@ -87,6 +87,8 @@ class NBWardenExtension(ExtensionApp):
         authorizer = self.server.authorizer
         if isinstance(authorizer, RoleAuthorizer):
             authorizer.roles_config = config.roles
+        if isinstance(self.server.identity_provider, TokenMapIdentityProvider):
+            self._keep_server_token_out_of_pages()
         remote = self.gateway_url or config.gateway.url
         if remote:
             self._use_remote_gateway(config, remote)
@@ -115,6 +117,17 @@ class NBWardenExtension(ExtensionApp):
         self.runtime = RuntimeFile.for_store(config.audit.path)
         state.operator_token = self.runtime.write(api_url).token
         self.log.info("nbwarden: embedded gateway at %s", api_url)
+
+    def _keep_server_token_out_of_pages(self) -> None:
+        """JupyterLab writes the server's token into every page; with several users that
+        would make every browser act as the token's owner. Browsers use their own login
+        cookie instead. Done again once all extensions have loaded, whatever their order."""
+
+        def blank() -> None:
+            self.server.web_app.settings.setdefault("page_config_data", {})["token"] = ""
+
+        blank()
+        self.server.io_loop.add_callback(blank)
 
     def _use_remote_gateway(self, config: Config, url: str) -> None:
         """Kernels call the standalone gateway; this server still stamps every cell."""

@@ -32,7 +32,12 @@ def run(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None =
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     pip = [sys.executable, "-m", "pip"]
-    run(*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", out, ROOT)
+    # The lab extension build calls `jupyter labextension build`: this venv's jupyter.
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+    }
+    run(*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", out, ROOT, env=env)
     (built,) = out.glob("nbwarden-*.whl")
     return built
 
