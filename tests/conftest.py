@@ -44,7 +44,7 @@ def _port_open(port: int) -> bool:
 
 def _fresh_database(admin_url: str, prefix: str) -> Iterator[str]:
     name = f"{prefix}_{secrets.token_hex(4)}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as conn:
         conn.execute(sa.text(f"CREATE DATABASE {name}"))
     url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)

@@ -117,7 +117,7 @@ class NBWardenHandler(APIHandler):
             return {}
         try:
             body = json.loads(self.request.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise GatewayAPIError(400, "request body is not valid JSON") from None
         if not isinstance(body, dict):
             raise GatewayAPIError(400, "request body must be a JSON object")

@@ -26,7 +26,7 @@ def runnable_kernelspec(directory: Path, user: pwd.struct_passwd | None) -> str:
     if user is None or _can_run(user, sys.executable, {}):
         return "nbwarden"
     interpreter = "/usr/bin/python3.11"
-    env = {"PYTHONPATH": f"{SITE_PACKAGES}:{REPO}"}
+    env = {"PYTHONPATH": f"{REPO / 'tests' / '_offline'}:{SITE_PACKAGES}:{REPO}"}
     if not _can_run(user, interpreter, env):
         pytest.skip("no Python interpreter with ipykernel that the kernel user can run")
     spec_dir = directory / "jupyter" / "kernels" / "nbwarden-as-user"
