@@ -50,6 +50,7 @@ class NBWardenHandler(APIHandler):
     """May a kernel call this route with an identity assertion (not only a user session)?"""
 
     claims: assertions.IdentityClaims | None = None
+    _refusal_recorded = False
 
     @property
     def state(self) -> ApiState:
@@ -89,6 +90,7 @@ class NBWardenHandler(APIHandler):
             claims = assertions.verify(self.state.assertion_key, token)
         except GatewayAPIError as exc:
             self.state.record_refused_assertion(exc.message, self.request.path)
+            self._refusal_recorded = True
             raise
         self.claims = claims
         self._jupyter_current_user = self.state.user_object(claims.user)
@@ -132,7 +134,10 @@ class NBWardenHandler(APIHandler):
         message = responses.get(status_code, "error")
         if isinstance(exc, GatewayAPIError):
             self.set_status(exc.status)
+            status_code = exc.status
             message = exc.message
+        if status_code == 403:
+            self._record_refusal(message)
         elif isinstance(exc, web.HTTPError) and exc.log_message:
             message = exc.log_message % exc.args if exc.args else exc.log_message
         elif status_code >= 500:
@@ -140,6 +145,19 @@ class NBWardenHandler(APIHandler):
             message = "internal error"
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": message}))
+
+    def _record_refusal(self, reason: str) -> None:
+        """An authenticated user refused a route (a missing role) leaves a chain record.
+
+        Unauthenticated calls stay in the HTTP log only: recording them would let anyone
+        on the network grow the audit store at will.
+        """
+        user = getattr(self, "_jupyter_current_user", None)
+        name = getattr(user, "username", None)
+        if self._refusal_recorded or not name:
+            return
+        self._refusal_recorded = True
+        self.state.record_refused_call(name, reason, self.request.path, "gateway.authorization")
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, GatewayAPIError | web.HTTPError):

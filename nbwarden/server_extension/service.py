@@ -97,22 +97,26 @@ class ApiState:
     def record_refused_assertion(self, reason: str, path: str) -> None:
         """A forged, expired or misdirected assertion is logged and goes to the audit chain."""
         log.warning("nbwarden: refused a kernel call to %s: %s", path, reason)
+        self.record_refused_call(REFUSED_USER, reason, path, "gateway.identity_assertion")
+
+    def record_refused_call(self, user: str, reason: str, path: str, rule_id: str) -> None:
+        """A refused call (bad assertion, missing role) is a ``blocked`` record in the chain."""
         from nbwarden.provenance import ExecutionEnd, ExecutionStart
 
         start = ExecutionStart(
-            user=REFUSED_USER,
+            user=user,
             kind="python",
             target="gateway",
-            code_masked=f"<kernel call to {path} refused>",
+            code_masked=f"<call to {path} refused>",
             code_hash="",
             verdict="block",
-            rule_ids=["gateway.identity_assertion"],
+            rule_ids=[rule_id],
         )
         try:
             execution_id = self.gateway.store.record_start(start)
             self.gateway.store.record_end(execution_id, ExecutionEnd("blocked", error=reason))
         except Exception:
-            log.error("nbwarden: could not record a refused kernel call")
+            log.error("nbwarden: could not record a refused call")
 
     # notebook cells --------------------------------------------------------------
 

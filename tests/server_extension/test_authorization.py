@@ -139,3 +139,18 @@ async def test_cookie_session_needs_xsrf(jp_fetch: Any) -> None:
         headers=with_xsrf,
     )
     assert response.code == 200, response.body
+
+
+async def test_role_refusals_are_recorded_in_the_chain(api: Any) -> None:
+    status, _ = await api("alice", "GET", "audit/verify")
+    assert status == 403
+    status, _ = await api("alice", "POST", "dsar", {"email": "someone@example.org"})
+    assert status == 403
+    status, records = await api("auditor", "GET", "executions", params={"user": "alice"})
+    assert status == 200
+    refused = [r for r in records if r["status"] == "blocked" and r["target"] == "gateway"]
+    assert len(refused) == 2
+    assert all("gateway.authorization" in str(r["rule_ids"]) for r in refused)
+    assert "someone@example.org" not in str(records)
+    status, report = await api("auditor", "GET", "audit/verify")
+    assert status == 200 and report["ok"] is True
