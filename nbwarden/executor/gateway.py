@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from nbwarden.approvals import (
     binding_hash,
 )
 from nbwarden.config import Config, ConfigError
+from nbwarden.executor.codelog import code_for_audit
 from nbwarden.executor.models import (
     MAX_CODE_BYTES,
     ExecuteRequest,
@@ -174,7 +176,7 @@ class Gateway:
             )
             return plan
         try:
-            plan.code_masked = self.masker.mask_text(request.code).text
+            plan.code_masked = self.masker.mask_text(self._code_for_audit(request)).text
         except Exception:
             plan.code_masked = "<code not recorded: masking failed>"
             plan.refusal = ExecutionError("masking the cell failed: nothing ran", "withheld")
@@ -378,16 +380,20 @@ class Gateway:
             unmasked_columns=auth.unmask_columns if auth else (),
             unmasked_entities=auth.unmask_entities if auth else (),
         )
-        payload = sql_payload(
-            masked.table,
-            result.types,
-            masked.masked_cells,
-            masked.entity_counts,
-            result.truncated,
-            result.elapsed_s,
-            result.rows_affected,
+        return self._deliver(
+            execution_id,
+            plan,
+            end,
+            lambda: sql_payload(
+                masked.table,
+                result.types,
+                masked.masked_cells,
+                masked.entity_counts,
+                result.truncated,
+                result.elapsed_s,
+                result.rows_affected,
+            ),
         )
-        return self._deliver(execution_id, plan, end, payload)
 
     def _run_shell(self, execution_id: str, plan: _Plan, handle: CancelHandle) -> Outcome:
         target = self.config.shell_target(plan.request.target)
@@ -417,26 +423,49 @@ class Gateway:
             entity_counts=counts,
             subjects=[*stdout.subjects, *stderr.subjects],
         )
-        payload = shell_payload(
-            stdout.text, stderr.text, result.exit_code, result.truncated, counts, result.elapsed_s
+        return self._deliver(
+            execution_id,
+            plan,
+            end,
+            lambda: shell_payload(
+                stdout.text,
+                stderr.text,
+                result.exit_code,
+                result.truncated,
+                counts,
+                result.elapsed_s,
+            ),
         )
-        return self._deliver(execution_id, plan, end, payload)
 
     def _deliver(
-        self, execution_id: str, plan: _Plan, end: ExecutionEnd, payload: dict[str, Any]
+        self,
+        execution_id: str,
+        plan: _Plan,
+        end: ExecutionEnd,
+        build_payload: Callable[[], dict[str, Any]],
     ) -> Outcome:
+        """Queue the end record, build the payload while the store commits it, and return
+        the payload only once the record is durable."""
         try:
-            self.store.record_end(execution_id, end)
+            self.store.record_end(execution_id, end, durable=False)
         except Exception:
-            return Outcome(
-                "withheld",
-                execution_id,
-                verdict=_verdict_dict(plan),
-                approval=plan.approval,
-                error="the audit store cannot record the result: it is withheld",
-            )
+            return self._withheld(execution_id, plan)
+        payload = build_payload()
+        try:
+            self.store.flush()
+        except Exception:
+            return self._withheld(execution_id, plan)
         return Outcome(
             "ok", execution_id, verdict=_verdict_dict(plan), approval=plan.approval, result=payload
+        )
+
+    def _withheld(self, execution_id: str, plan: _Plan) -> Outcome:
+        return Outcome(
+            "withheld",
+            execution_id,
+            verdict=_verdict_dict(plan),
+            approval=plan.approval,
+            error="the audit store cannot record the result: it is withheld",
         )
 
     def _cancelled(
@@ -475,6 +504,12 @@ class Gateway:
 
     def _mask_text(self, text: str) -> str:
         return mask_text_or_withhold(self.masker, text)
+
+    def _code_for_audit(self, request: ExecuteRequest) -> str:
+        connection = self.config.connections.get(request.target)
+        return code_for_audit(
+            request.kind, request.code, connection.dialect if connection else None
+        )
 
 
 def mask_text_or_withhold(masker: Masker, text: str) -> str:
