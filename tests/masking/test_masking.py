@@ -23,7 +23,12 @@ from nbwarden.masking.profile import find_profile, load_profile
 
 KEY = bytes(range(32))
 fake = Faker(["en_GB", "de_DE", "fr_FR"])
-Faker.seed(1234)
+
+
+@pytest.fixture(autouse=True)
+def same_data_in_any_order() -> None:
+    """Each test draws the same synthetic values however the suite is ordered or filtered."""
+    Faker.seed(1234)
 
 
 @pytest.fixture(scope="module")
