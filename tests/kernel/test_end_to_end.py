@@ -247,3 +247,34 @@ def test_waiting_cells_are_withdrawn_on_approval_timeout_and_on_interrupt(
     status = next(o for o in interrupted.outputs if o.get("metadata", {}).get("nbwarden"))
     assert status["metadata"]["nbwarden"]["status"] == "withdrawn"
     assert "interrupted: the approval request was withdrawn" in status["data"]["text/plain"]
+
+
+def test_interrupt_cancels_a_running_statement_on_the_database(
+    workspace: Path, kernel_name: str
+) -> None:
+    write_notebook(
+        workspace / "nb.ipynb",
+        [
+            ("%%sql prod\nSELECT pg_sleep(60) AS slept", ["raises-exception"]),
+            ("%%sql prod\nSELECT 1 AS still_working", []),
+        ],
+    )
+    started = time.monotonic()
+    run = start_run(workspace, kernel_name, "--timeout", "5")
+    _, stderr = run.communicate(timeout=180)
+    assert run.returncode == 0, stderr
+    assert time.monotonic() - started < 55, "the statement ran on instead of being cancelled"
+
+    nb = nbformat.read(workspace / "out.ipynb", as_version=4)
+    assert nb.cells[0].outputs[-1]["ename"] == "KeyboardInterrupt"
+    assert "still_working" in json.dumps(nb.cells[1].outputs)
+    from nbwarden.config import load_config
+    from nbwarden.provenance import ProvenanceStore
+
+    store = ProvenanceStore(load_config(workspace / "nbwarden.toml").audit, read_only=True)
+    try:
+        records = store.search_executions(user="alice")
+    finally:
+        store.close()
+    statuses = {r["code_masked"].strip(): r["status"] for r in records if r["kind"] == "sql"}
+    assert statuses["SELECT pg_sleep(60) AS slept"] == "cancelled"
