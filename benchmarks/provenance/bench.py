@@ -15,13 +15,15 @@ from the same run:
 from __future__ import annotations
 
 import argparse
-import heapq
+import os
 import shutil
 import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -30,13 +32,12 @@ import pyarrow as pa
 from nbwarden.config import AuditConfig
 from nbwarden.identifiers import EMAIL, normalize_identifier
 from nbwarden.provenance import ExecutionEnd, ExecutionStart, ProvenanceStore, Subject
-from nbwarden.provenance.chain import record_hash, table_rows
+from nbwarden.provenance.chain import chain_hashes, subject_digests_sql
 from nbwarden.provenance.schema import (
     CHAINED_COLUMNS,
     EXECUTION_ENDS,
     EXECUTION_STARTS,
     GENESIS_HASH,
-    SUBJECT_LINE_SQL,
     canonical_body_sql,
 )
 
@@ -97,34 +98,37 @@ def _stage_ends(con: duckdb.DuckDBPyConnection) -> None:
              '[]' AS unmasked_entities, coalesce(d.n, 0) AS subject_count,
              coalesce(d.digest, '{EMPTY_DIGEST}') AS subjects_digest,
              NULL::VARCHAR AS error_masked, NULL::VARCHAR AS prev_hash, NULL::VARCHAR AS hash
-           FROM s LEFT JOIN (
-             SELECT execution_id, count(*) AS n,
-                    sha256(array_to_string(list_sort(list({SUBJECT_LINE_SQL})), chr(10)))
-                    AS digest
-             FROM si GROUP BY execution_id) d ON d.execution_id = s.id"""
+           FROM s LEFT JOIN ({subject_digests_sql("si")}) d ON d.execution_id = s.id"""
+    )
+
+
+def _chain_links(con: duckdb.DuckDBPyConnection, chain_key: bytes) -> pa.Table:
+    """(seq, prev_hash, hash) of every staged record, chained by the store's own loop.
+
+    The canonical bodies come from one ordered query in Arrow batches; seqs are 1..n.
+    """
+    staged = " UNION ALL ".join(
+        f"SELECT seq, {canonical_body_sql(table, 't')} AS body FROM {name} t"
+        for name, table in (("s", EXECUTION_STARTS), ("e", EXECUTION_ENDS))
+    )
+    hashes: list[str] = []
+    prev = GENESIS_HASH
+    for batch in con.sql(f"SELECT body FROM ({staged}) ORDER BY seq").to_arrow_reader(100_000):
+        hashes += chain_hashes(chain_key, prev, batch.column(0).to_pylist())
+        prev = hashes[-1]
+    linked = pa.array(hashes, pa.large_string())
+    previous = pa.concat_arrays([pa.array([GENESIS_HASH], pa.large_string()), linked[:-1]])
+    return pa.table(
+        {
+            "seq": pa.array(range(1, len(hashes) + 1), pa.int64()),
+            "prev_hash": previous,
+            "hash": linked,
+        }
     )
 
 
 def _chain_and_insert(con: duckdb.DuckDBPyConnection, chain_key: bytes) -> None:
-    """Hash the staged records in seq order with the store's own record_hash, then insert."""
-    streams = [
-        table_rows(
-            con.cursor(),
-            table,
-            f"SELECT t.seq, t.id, {canonical_body_sql(table, 't')}, NULL, NULL, TRUE"
-            f" FROM {staged} t"
-            " ORDER BY t.seq",
-        )
-        for staged, table in (("s", EXECUTION_STARTS), ("e", EXECUTION_ENDS))
-    ]
-    seqs, prev_hashes, hashes = [], [], []
-    prev = GENESIS_HASH
-    for seq, _, _, body, _, _, _ in heapq.merge(*streams, key=lambda row: row[0]):
-        seqs.append(seq)
-        prev_hashes.append(prev)
-        prev = record_hash(chain_key, prev, body)
-        hashes.append(prev)
-    con.register("links", pa.table({"seq": seqs, "prev_hash": prev_hashes, "hash": hashes}))
+    con.register("links", _chain_links(con, chain_key))
     for staged, table in (("s", EXECUTION_STARTS), ("e", EXECUTION_ENDS)):
         names = [name for name, _ in CHAINED_COLUMNS[table]]
         columns = ", ".join(f"x.{name}" for name in names)
@@ -132,37 +136,59 @@ def _chain_and_insert(con: duckdb.DuckDBPyConnection, chain_key: bytes) -> None:
             f"""INSERT INTO {table} SELECT {columns}, l.prev_hash, l.hash
                 FROM {staged} x JOIN links l USING (seq) ORDER BY x.seq"""
         )
+    con.unregister("links")
     con.execute("INSERT INTO subject_index SELECT * FROM si")
     for staged in ("s", "e", "si", "pool"):
         con.execute(f"DROP TABLE {staged}")
 
 
-def build_store(audit: AuditConfig, executions: int, pool: int) -> float:
+@dataclass
+class Timing:
+    """Wall and CPU seconds of one measured block; CPU counts every thread of the process."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __str__(self) -> str:
+        return f"wall {self.wall:7.1f} s  cpu {self.cpu:7.1f} s"
+
+
+@contextmanager
+def measured() -> Iterator[Timing]:
+    timing = Timing()
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield timing
+    timing.wall = time.perf_counter() - wall
+    timing.cpu = time.process_time() - cpu
+
+
+def build_store(audit: AuditConfig, executions: int, pool: int) -> Timing:
     """Create the store with real migrations, bulk-load it, let the store sign a checkpoint."""
-    started = time.perf_counter()
-    ProvenanceStore(audit).close()
     from nbwarden.keys import CHAIN_SIGNATURE, SUBJECT_INDEX, derive_key, load_master_key
 
-    master = load_master_key(audit.key_file)
-    key = derive_key(master, SUBJECT_INDEX)
-    con = duckdb.connect(str(audit.path))
-    _stage_starts(con, executions)
-    _stage_subjects(con, executions, pool, key)
-    _stage_ends(con)
-    _chain_and_insert(con, derive_key(master, CHAIN_SIGNATURE))
-    con.execute("CHECKPOINT")
-    con.close()
-    ProvenanceStore(audit).close()
-    return time.perf_counter() - started
+    with measured() as timing:
+        ProvenanceStore(audit).close()
+        master = load_master_key(audit.key_file)
+        con = duckdb.connect(str(audit.path))
+        _stage_starts(con, executions)
+        _stage_subjects(con, executions, pool, derive_key(master, SUBJECT_INDEX))
+        _stage_ends(con)
+        _chain_and_insert(con, derive_key(master, CHAIN_SIGNATURE))
+        con.execute("CHECKPOINT")
+        con.close()
+        ProvenanceStore(audit).close()
+    return timing
 
 
-def median_ms(action: Callable[[], object], repeats: int) -> float:
-    timings = []
+def median_ms(action: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median wall and CPU milliseconds of ``action`` over ``repeats`` runs."""
+    walls, cpus = [], []
     for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
+        with measured() as timing:
+            action()
+        walls.append(timing.wall * 1000)
+        cpus.append(timing.cpu * 1000)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def bench_dsar(audit: AuditConfig, pool: int, repeats: int) -> None:
@@ -174,10 +200,10 @@ def bench_dsar(audit: AuditConfig, pool: int, repeats: int) -> None:
             assert entries, "every pooled subject appears in the history"
             return entries
 
-        dsar_ms = median_ms(one_dsar, repeats)
+        dsar_ms, dsar_cpu = median_ms(one_dsar, repeats)
         con = duckdb.connect(str(audit.path), read_only=True)
         digest = store.subject_hmac(EMAIL, subject_email(3))
-        scan_ms = median_ms(
+        scan_ms, scan_cpu = median_ms(
             lambda: con.execute(
                 "SELECT * FROM executions WHERE id IN (SELECT execution_id FROM subject_index"
                 " WHERE upper(subject_hmac) = upper(?))",
@@ -186,8 +212,11 @@ def bench_dsar(audit: AuditConfig, pool: int, repeats: int) -> None:
             3,
         )
         con.close()
-    print(f"DSAR median latency      {dsar_ms:9.1f} ms   (target < 200 ms)")
-    print(f"  baseline full scan     {scan_ms:9.1f} ms   ratio {scan_ms / dsar_ms:6.1f}x")
+    print(f"DSAR median latency      {dsar_ms:9.1f} ms  cpu {dsar_cpu:7.1f} ms  (target < 200 ms)")
+    print(
+        f"  baseline full scan     {scan_ms:9.1f} ms  cpu {scan_cpu:7.1f} ms"
+        f"  ratio {scan_ms / dsar_ms:6.1f}x"
+    )
 
 
 def _sample_execution(store: ProvenanceStore, number: int, durable: bool) -> None:
@@ -211,67 +240,69 @@ def _sample_execution(store: ProvenanceStore, number: int, durable: bool) -> Non
     )
 
 
+def _rates(executions: int, timing: Timing) -> str:
+    return (
+        f"{executions / timing.wall:9.0f} executions/s  ({executions / timing.cpu:7.0f} per CPU-s)"
+    )
+
+
 def bench_appends(directory: Path, executions: int, threads: int) -> None:
     for name in ("appends.duckdb", "appends.duckdb.head", "baseline.duckdb"):
         (directory / name).unlink(missing_ok=True)
     audit = AuditConfig(path=directory / "appends.duckdb", key_file=directory / "appends.key")
     with ProvenanceStore(audit) as store:
-        started = time.perf_counter()
-        for number in range(executions):
-            _sample_execution(store, number, durable=False)
-        store.flush()
-        pipelined = executions / (time.perf_counter() - started)
+        with measured() as pipelined:
+            for number in range(executions):
+                _sample_execution(store, number, durable=False)
+            store.flush()
 
         def worker(offset: int) -> None:
             for number in range(offset, executions, threads):
                 _sample_execution(store, number, durable=True)
 
         workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-        started = time.perf_counter()
-        for thread in workers:
-            thread.start()
-        for thread in workers:
-            thread.join()
-        concurrent = executions / (time.perf_counter() - started)
+        with measured() as concurrent:
+            for thread in workers:
+                thread.start()
+            for thread in workers:
+                thread.join()
         assert store.verify().ok
     con = duckdb.connect(str(directory / "baseline.duckdb"))
     con.execute("CREATE TABLE plain (id VARCHAR, user_name VARCHAR, code VARCHAR, status VARCHAR)")
     baseline_n = max(200, executions // 10)
-    started = time.perf_counter()
-    for number in range(baseline_n):
-        con.execute("INSERT INTO plain VALUES (?, ?, ?, NULL)", [str(number), "a", "SELECT 1"])
-        con.execute("UPDATE plain SET status = 'ok' WHERE id = ?", [str(number)])
-    baseline = baseline_n / (time.perf_counter() - started)
+    with measured() as baseline:
+        for number in range(baseline_n):
+            con.execute("INSERT INTO plain VALUES (?, ?, ?, NULL)", [str(number), "a", "SELECT 1"])
+            con.execute("UPDATE plain SET status = 'ok' WHERE id = ?", [str(number)])
     con.close()
     print(
-        f"appends, pipelined       {pipelined:9.0f} executions/s (start+end, 3 subjects each;"
-        " durable at flush; target >= 5000)"
+        f"appends, pipelined    {_rates(executions, pipelined)}"
+        "  start+end, 3 subjects each, durable at flush (target >= 5000/s)"
     )
+    print(f"appends, {threads} threads  {_rates(executions, concurrent)}  every call durable")
     print(
-        f"appends, {threads} threads durable {concurrent:7.0f} executions/s"
-        " (each call waits for its commit)"
-    )
-    print(
-        f"  baseline row-by-row    {baseline:9.0f} executions/s unchained"
-        f"   ratio {pipelined / baseline:6.1f}x"
+        f"  baseline row-by-row {_rates(baseline_n, baseline)}  unchained INSERT+UPDATE,"
+        f" ratio {executions / pipelined.wall / (baseline_n / baseline.wall):6.1f}x"
     )
 
 
 def bench_verify(audit: AuditConfig) -> None:
-    with ProvenanceStore(audit, read_only=True) as store:
-        started = time.perf_counter()
+    with ProvenanceStore(audit, read_only=True) as store, measured() as verify:
         report = store.verify()
-        verify_s = time.perf_counter() - started
     assert report.ok, report
     con = duckdb.connect(str(audit.path), read_only=True)
-    started = time.perf_counter()
-    for table in CHAINED_COLUMNS:
-        con.sql(f"SELECT * FROM {table}").to_arrow_table()
-    con.sql("SELECT * FROM subject_index").to_arrow_table()
-    read_s = time.perf_counter() - started
+    with measured() as read:
+        for table in CHAINED_COLUMNS:
+            con.sql(f"SELECT * FROM {table}").to_arrow_table()
+        con.sql("SELECT * FROM subject_index").to_arrow_table()
     con.close()
-    print(f"verify {report.checked:,} records {verify_s:9.1f} s    (target < 30 s for 1M)")
-    print(f"  baseline read only     {read_s:9.1f} s    ratio {verify_s / read_s:6.1f}x")
+    per_million = 1_000_000 / report.checked
+    print(
+        f"verify {report.checked:,} records  {verify}; per 1M records: wall"
+        f" {verify.wall * per_million:5.1f} s, cpu {verify.cpu * per_million:5.1f} s"
+        " (target < 30 s per 1M)"
+    )
+    print(f"  baseline read only     {read}  ratio {verify.wall / read.wall:6.1f}x")
 
 
 def main() -> None:
@@ -287,19 +318,19 @@ def main() -> None:
     directory = args.dir or Path(tempfile.mkdtemp(prefix="nbwarden-bench-"))
     directory.mkdir(parents=True, exist_ok=True)
     audit = AuditConfig(path=directory / "history.duckdb", key_file=directory / "history.key")
+    print("load average at start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     try:
         rows = executions * SUBJECTS_PER_EXECUTION
         if audit.path.exists():
             print(f"store: reusing {audit.path} ({executions:,} executions, {rows:,} subject rows)")
         else:
-            build_s = build_store(audit, executions, pool)
-            print(
-                f"store: {executions:,} executions, {rows:,} subject rows, built in {build_s:.1f} s"
-            )
+            built = build_store(audit, executions, pool)
+            print(f"store: {executions:,} executions, {rows:,} subject rows, built: {built}")
         bench_dsar(audit, pool, args.repeats)
         bench_verify(audit)
         bench_appends(directory, 2_000 if args.quick else 20_000, threads=16)
     finally:
+        print("load average at end:   {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
         if args.dir is None:
             shutil.rmtree(directory, ignore_errors=True)
 

@@ -10,7 +10,6 @@ import queue
 import threading
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -34,9 +33,9 @@ from nbwarden.keys import (
 from nbwarden.provenance import queries
 from nbwarden.provenance.chain import (
     Checkpoint,
+    chain_hashes,
     head_file_path,
     load_checkpoints,
-    record_hash,
     subjects_digest,
     verify_chain,
     write_head_file,
@@ -64,8 +63,8 @@ from nbwarden.provenance.schema import (
     canonical_body_sql,
     migrate,
     subject_line,
-    table_schema,
 )
+from nbwarden.provenance.schema import SUBJECT_INDEX as SUBJECT_INDEX_TABLE
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -73,6 +72,8 @@ MAX_BATCH = 4096
 GROUP_COMMIT_LINGER_S = 0.0005
 MAX_QUEUE = 4 * MAX_BATCH
 """Callers block when this many appends wait, so a burst cannot starve durable calls."""
+_CONTENT_SCHEMAS = {table: arrow_schema(columns) for table, columns in CHAINED_COLUMNS.items()}
+_SUBJECT_SCHEMA = arrow_schema(SUBJECT_COLUMNS)
 _OPEN_PATHS: set[Path] = set()
 _OPEN_LOCK = threading.Lock()
 
@@ -84,12 +85,19 @@ def _json(value: Any) -> str:
     return _JSON.encode(value) if value else ("{}" if isinstance(value, dict) else "[]")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Append:
+    """One record to chain: its content columns in schema order, without ``seq``.
+
+    ``future`` is set only for durable calls; a non-durable failure is reported by the
+    next call (``_deferred_error``).
+    """
+
     table: str
-    row: dict[str, Any]
-    subjects: list[dict[str, Any]] = field(default_factory=list)
-    future: Future[int] = field(default_factory=Future)
+    row: tuple[Any, ...]
+    subjects: list[tuple[Any, ...]]
+    future: Future[int] | None
+    seq: int = 0
 
 
 @dataclass
@@ -242,35 +250,35 @@ class ProvenanceStore:
         if start.kind not in EXECUTION_KINDS:
             raise ProvenanceError(f"unknown execution kind {start.kind!r}")
         execution_id = str(uuid.uuid4())
-        row = {
-            "id": execution_id,
-            "started_at": utc_naive(start.started_at),
-            "user_name": start.user,
-            "roles": _json(sorted(start.roles)),
-            "kernel_id": start.kernel_id,
-            "session_id": start.session_id,
-            "notebook": start.notebook,
-            "cell_id": start.cell_id,
-            "execution_count": start.execution_count,
-            "purpose": start.purpose,
-            "legal_basis": start.legal_basis,
-            "kind": start.kind,
-            "target": start.target,
-            "code_masked": start.code_masked,
-            "code_hash": start.code_hash,
-            "statement_types": _json(list(start.statement_types)),
-            "tables_read": _json(list(start.tables_read)),
-            "tables_written": _json(list(start.tables_written)),
-            "columns_read": _json(list(start.columns_read)),
-            "columns_written": _json(list(start.columns_written)),
-            "verdict": start.verdict,
-            "rule_ids": _json(list(start.rule_ids)),
-            "approval_id": start.approval_id,
-        }
+        row = (  # the order of CHAINED_COLUMNS[EXECUTION_STARTS] after seq
+            execution_id,
+            utc_naive(start.started_at),
+            start.user,
+            _json(sorted(start.roles)),
+            start.kernel_id,
+            start.session_id,
+            start.notebook,
+            start.cell_id,
+            start.execution_count,
+            start.purpose,
+            start.legal_basis,
+            start.kind,
+            start.target,
+            start.code_masked,
+            start.code_hash,
+            _json(list(start.statement_types)),
+            _json(list(start.tables_read)),
+            _json(list(start.tables_written)),
+            _json(list(start.columns_read)),
+            _json(list(start.columns_written)),
+            start.verdict,
+            _json(list(start.rule_ids)),
+            start.approval_id,
+        )
         with self._ids_lock:
             self._open_ids.add(execution_id)
         try:
-            self._append(_Append(EXECUTION_STARTS, row), durable)
+            self._append(EXECUTION_STARTS, row, [], durable)
         except ProvenanceError:
             with self._ids_lock:
                 self._open_ids.discard(execution_id)
@@ -285,71 +293,64 @@ class ProvenanceStore:
                 raise ProvenanceError(f"execution {execution_id} is not open in this store")
             self._open_ids.discard(execution_id)
         subjects = self._subject_rows(execution_id, end)
-        lines = [
-            subject_line(
-                s["entity_type"], s["subject_hmac"], s["result_column"], s["source"], s["masked"]
-            )
-            for s in subjects
-        ]
-        row = {
-            "id": execution_id,
-            "ended_at": utc_naive(end.ended_at),
-            "status": end.status,
-            "rows_returned": end.rows,
-            "entity_counts": _json(dict(end.entity_counts)),
-            "source_columns": _json(dict(end.source_columns)),
-            "unmasked_columns": _json(sorted(end.unmasked_columns)),
-            "unmasked_entities": _json(sorted(end.unmasked_entities)),
-            "subject_count": len(subjects),
-            "subjects_digest": subjects_digest(lines),
-            "error_masked": end.error,
-        }
+        row = (  # the order of CHAINED_COLUMNS[EXECUTION_ENDS] after seq
+            execution_id,
+            utc_naive(end.ended_at),
+            end.status,
+            end.rows,
+            _json(dict(end.entity_counts)),
+            _json(dict(end.source_columns)),
+            _json(sorted(end.unmasked_columns)),
+            _json(sorted(end.unmasked_entities)),
+            len(subjects),
+            subjects_digest([subject_line(*subject[1:]) for subject in subjects]),
+            end.error,
+        )
         try:
-            self._append(_Append(EXECUTION_ENDS, row, subjects), durable)
+            self._append(EXECUTION_ENDS, row, subjects, durable)
         except ProvenanceError:
             with self._ids_lock:
                 self._open_ids.add(execution_id)
             raise
 
-    def _subject_rows(self, execution_id: str, end: ExecutionEnd) -> list[dict[str, Any]]:
+    def _subject_rows(self, execution_id: str, end: ExecutionEnd) -> list[tuple[Any, ...]]:
+        """Subject index rows in ``SUBJECT_COLUMNS`` order, one per (type, subject, column)."""
         shown_columns, shown_entities = set(end.unmasked_columns), set(end.unmasked_entities)
-        seen: dict[tuple[str, str, str | None], dict[str, Any]] = {}
+        seen: dict[tuple[str, str, str | None], tuple[Any, ...]] = {}
         for subject in end.subjects:
-            digest = self.subject_hmac(subject.entity_type, subject.identifier)
-            key = (subject.entity_type, digest, subject.column)
+            entity_type, column = subject.entity_type, subject.column
+            digest = self.subject_hmac(entity_type, subject.identifier)
+            key = (entity_type, digest, column)
             if key in seen:
                 continue
-            shown = subject.column in shown_columns or subject.entity_type in shown_entities
-            seen[key] = {
-                "execution_id": execution_id,
-                "entity_type": subject.entity_type,
-                "subject_hmac": digest,
-                "result_column": subject.column,
-                "source": end.source_columns.get(subject.column or ""),
-                "masked": not shown,
-            }
+            shown = column in shown_columns or entity_type in shown_entities
+            source = end.source_columns.get(column or "")
+            seen[key] = (execution_id, entity_type, digest, column, source, not shown)
         return list(seen.values())
 
     def record_approval(self, event: ApprovalEvent, *, durable: bool = True) -> None:
-        row = {
-            "approval_id": event.approval_id,
-            "kind": event.kind,
-            "state": event.state,
-            "actor": event.actor,
-            "happened_at": utc_naive(event.time),
-            "details": _json(dict(event.details)),
-        }
-        self._append(_Append(APPROVAL_EVENTS, row), durable)
+        row = (
+            event.approval_id,
+            event.kind,
+            event.state,
+            event.actor,
+            utc_naive(event.time),
+            _json(dict(event.details)),
+        )
+        self._append(APPROVAL_EVENTS, row, [], durable)
 
     def subject_hmac(self, entity_type: str, normalised_identifier: str) -> str:
         """``keys.keyed_hash`` of type and identifier, through the one-shot C HMAC (hot path)."""
         message = f"{entity_type}\x1f{normalised_identifier}".encode()
         return hmac.digest(self._subject_key, message, "sha256").hex()
 
-    def _append(self, item: _Append, durable: bool) -> None:
-        self._submit(item)
-        if durable:
-            self._wait(item.future)
+    def _append(
+        self, table: str, row: tuple[Any, ...], subjects: list[tuple[Any, ...]], durable: bool
+    ) -> None:
+        future: Future[int] | None = Future() if durable else None
+        self._submit(_Append(table, row, subjects, future))
+        if future is not None:
+            self._wait(future)
 
     def _submit(self, item: _Append | _Command) -> None:
         if self.read_only:
@@ -398,7 +399,7 @@ class ProvenanceStore:
                 self._commit_appends(con, appends)
                 appends = []
                 if isinstance(item, _Append) or stopping:
-                    item.future.set_exception(ProvenanceError("the audit store is closed"))
+                    _fail(item, ProvenanceError("the audit store is closed"))
                     continue
                 stopping = item.name == "stop"
                 self._execute_command(con, item)
@@ -476,46 +477,43 @@ class ProvenanceStore:
             error = _as_provenance_error(exc)
             self._deferred_error = error
             for item in appends:
-                item.future.set_exception(error)
+                _fail(item, error)
             return
         for item in appends:
-            item.future.set_result(int(item.row["seq"]))
+            if item.future is not None:
+                item.future.set_result(item.seq)
 
     def _insert_chained(self, con: duckdb.DuckDBPyConnection, appends: list[_Append]) -> None:
-        """Give the batch the next seqs, link it to the head and insert it, table by table."""
-        by_table: dict[str, list[_Append]] = defaultdict(list)
-        for offset, item in enumerate(appends, start=1):
-            item.row["seq"] = self._head_seq + offset
-            by_table[item.table].append(item)
-        tables = {
-            table: pa.Table.from_pylist([i.row for i in items], schema=table_schema(table))
-            for table, items in by_table.items()
-        }
-        links = self._link(appends, _canonical_bodies(con, tables))
-        for table, arrow in tables.items():
-            seqs = arrow.column("seq").to_pylist()
-            for column, position in (("prev_hash", 0), ("hash", 1)):
-                values = pa.array([links[s][position] for s in seqs], pa.string())
-                arrow = arrow.set_column(arrow.schema.get_field_index(column), column, values)
-            _insert_arrow(con, table, arrow)
-        subjects = [s for item in appends for s in item.subjects]
-        if subjects:
-            arrow_subjects = pa.Table.from_pylist(subjects, schema=arrow_schema(SUBJECT_COLUMNS))
-            _insert_arrow(con, "subject_index", arrow_subjects)
-        self._head_seq += len(appends)
-        self._since_checkpoint += len(appends)
+        """Give the batch the next seqs, link it to the head and insert it, table by table.
 
-    def _link(self, appends: list[_Append], bodies: dict[int, str]) -> dict[int, tuple[str, str]]:
-        """seq -> (prev_hash, hash) for the batch in seq order; moves the in-memory head."""
-        links: dict[int, tuple[str, str]] = {}
-        prev = self._head_hash
-        for item in appends:
-            seq = int(item.row["seq"])
-            current = record_hash(self._signing_key, prev, bodies[seq])
-            links[seq] = (prev, current)
-            prev = current
-        self._head_hash = prev
-        return links
+        Each table's rows become one Arrow table built column by column; DuckDB computes
+        their canonical bodies (the verifier's own expression), one loop chains them.
+        """
+        first = self._head_seq + 1
+        by_table: dict[str, list[_Append]] = {}
+        for seq, item in enumerate(appends, start=first):
+            item.seq = seq
+            by_table.setdefault(item.table, []).append(item)
+        bodies: list[str] = [""] * len(appends)
+        tables: dict[str, pa.Table] = {}
+        for table, items in by_table.items():
+            tables[table] = _content_table(table, items)
+            for item, body in zip(items, _canonical_bodies(con, table, tables[table]), strict=True):
+                bodies[item.seq - first] = body
+        hashes = chain_hashes(self._signing_key, self._head_hash, bodies)
+        prev_hashes = [self._head_hash, *hashes[:-1]]
+        for table, arrow in tables.items():
+            positions = [item.seq - first for item in by_table[table]]
+            linked = arrow.append_column(
+                "prev_hash", pa.array([prev_hashes[i] for i in positions], pa.large_string())
+            ).append_column("hash", pa.array([hashes[i] for i in positions], pa.large_string()))
+            _insert_arrow(con, table, linked)
+        subjects = [subject for item in appends for subject in item.subjects]
+        if subjects:
+            _insert_arrow(con, SUBJECT_INDEX_TABLE, _columns_table(subjects, _SUBJECT_SCHEMA))
+        self._head_seq += len(appends)
+        self._head_hash = hashes[-1]
+        self._since_checkpoint += len(appends)
 
     def _write_checkpoint(self, con: duckdb.DuckDBPyConnection, reason: str) -> None:
         created = utc_naive(None)
@@ -709,18 +707,29 @@ class ProvenanceStore:
             return sorted(self._open_ids)
 
 
-def _canonical_bodies(
-    con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]
-) -> dict[int, str]:
-    """seq -> canonical body, computed by the same SQL the verifier runs on stored rows."""
-    bodies: dict[int, str] = {}
-    for table, arrow in tables.items():
-        con.register("provenance_batch", arrow)
-        try:
-            sql = f"SELECT seq, {canonical_body_sql(table)} FROM provenance_batch"
-            bodies.update(con.execute(sql).fetchall())
-        finally:
-            con.unregister("provenance_batch")
+def _columns_table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
+    """An Arrow table from row tuples in schema order, one ``pa.array`` per column."""
+    columns = zip(*rows, strict=True)
+    return pa.Table.from_arrays(
+        [pa.array(values, field.type) for values, field in zip(columns, schema, strict=True)],
+        schema=schema,
+    )
+
+
+def _content_table(table: str, items: list[_Append]) -> pa.Table:
+    """The batch's rows of one table, ``seq`` and content columns (no chain columns yet)."""
+    return _columns_table([(item.seq, *item.row) for item in items], _CONTENT_SCHEMAS[table])
+
+
+def _canonical_bodies(con: duckdb.DuckDBPyConnection, table: str, arrow: pa.Table) -> list[str]:
+    """The rows' canonical bodies in row order, by the SQL the verifier runs on stored rows."""
+    con.register("provenance_batch", arrow)
+    try:
+        sql = f"SELECT {canonical_body_sql(table)} FROM provenance_batch ORDER BY seq"
+        result = con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("provenance_batch")
+    bodies: list[str] = result.column(0).to_pylist()
     return bodies
 
 
@@ -730,6 +739,11 @@ def _insert_arrow(con: duckdb.DuckDBPyConnection, table: str, arrow: pa.Table) -
         con.execute(f"INSERT INTO {table} SELECT * FROM provenance_rows")
     finally:
         con.unregister("provenance_rows")
+
+
+def _fail(item: _Append | _Command, error: ProvenanceError) -> None:
+    if item.future is not None:
+        item.future.set_exception(error)
 
 
 def _epoch_us(moment: datetime) -> int:

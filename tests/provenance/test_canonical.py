@@ -7,7 +7,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from nbwarden.provenance.chain import record_hash
+from nbwarden.provenance.chain import hmac_pads, hmac_sql, record_hash
 from nbwarden.provenance.schema import APPROVAL_EVENTS, canonical_body_sql, table_schema
 
 ROW = {
@@ -42,3 +42,13 @@ def test_record_hash_is_keyed_and_linked() -> None:
     assert first != record_hash(b"j" * 32, "0" * 64, BODY)
     assert first != record_hash(b"k" * 32, "1" * 64, BODY)
     assert len(first) == 64
+
+
+def test_sql_hmac_is_the_python_record_hash() -> None:
+    """The verifier's vectorised HMAC must agree with the writer's, for any key length."""
+    con = duckdb.connect()
+    for key in (b"k" * 32, bytes(range(100))):
+        prev = record_hash(key, "0" * 64, "x")
+        sql = f"SELECT {hmac_sql('$prev || chr(10) || $body')}"
+        [(computed,)] = con.execute(sql, {"prev": prev, "body": BODY, **hmac_pads(key)}).fetchall()
+        assert computed == record_hash(key, prev, BODY)

@@ -13,6 +13,7 @@ from nbwarden.identifiers import EMAIL, PERSON, PHONE
 from nbwarden.provenance import (
     ApprovalEvent,
     ExecutionEnd,
+    ExecutionStart,
     ProvenanceError,
     ProvenanceStore,
     Subject,
@@ -201,3 +202,80 @@ def test_subject_hmac_is_the_keyed_hash_of_type_and_identifier(
     key = derive_key(load_master_key(audit.key_file), SUBJECT_INDEX)
     expected = keyed_hash(key, "EMAIL_ADDRESS\x1fjane@example.org")
     assert store.subject_hmac("EMAIL_ADDRESS", "jane@example.org") == expected
+
+
+def test_every_field_lands_in_its_own_column(store: ProvenanceStore) -> None:
+    """The writer builds rows positionally; a field in the wrong column must show here."""
+    start = ExecutionStart(
+        user="u-user",
+        kind="shell",
+        target="t-target",
+        code_masked="c-code",
+        code_hash="h-hash",
+        roles=("r-role",),
+        kernel_id="k-kernel",
+        session_id="s-session",
+        notebook="n-notebook",
+        cell_id="c-cell",
+        execution_count=41,
+        purpose="p-purpose",
+        legal_basis="l-basis",
+        statement_types=("st-type",),
+        tables_read=("tr-table",),
+        tables_written=("tw-table",),
+        columns_read=("cr-column",),
+        columns_written=("cw-column",),
+        verdict="v-verdict",
+        rule_ids=("ri-rule",),
+        approval_id="a-approval",
+        started_at=datetime(2026, 2, 3, 4, 5, 6),
+    )
+    execution_id = store.record_start(start)
+    store.record_end(
+        execution_id,
+        ExecutionEnd(
+            status="withheld",
+            rows=42,
+            entity_counts={EMAIL: 43},
+            source_columns={"mail": "customers.email"},
+            unmasked_columns=("uc-column",),
+            unmasked_entities=("ue-entity",),
+            error="e-error",
+            ended_at=datetime(2026, 2, 3, 4, 5, 7),
+        ),
+    )
+    record = store.get_execution(execution_id) or {}
+    expected = {
+        "user": "u-user",
+        "kind": "shell",
+        "target": "t-target",
+        "code_masked": "c-code",
+        "code_hash": "h-hash",
+        "roles": ["r-role"],
+        "kernel_id": "k-kernel",
+        "session_id": "s-session",
+        "notebook": "n-notebook",
+        "cell_id": "c-cell",
+        "execution_count": 41,
+        "purpose": "p-purpose",
+        "legal_basis": "l-basis",
+        "statement_types": ["st-type"],
+        "tables_read": ["tr-table"],
+        "tables_written": ["tw-table"],
+        "columns_read": ["cr-column"],
+        "columns_written": ["cw-column"],
+        "verdict": "v-verdict",
+        "rule_ids": ["ri-rule"],
+        "approval_id": "a-approval",
+        "status": "withheld",
+        "rows_returned": 42,
+        "entity_counts": {EMAIL: 43},
+        "source_columns": {"mail": "customers.email"},
+        "unmasked_columns": ["uc-column"],
+        "unmasked_entities": ["ue-entity"],
+        "subject_count": 0,
+        "error_masked": "e-error",
+    }
+    assert {key: record.get(key) for key in expected} == expected
+    assert str(record["started_at"]).startswith("2026-02-03")
+    assert str(record["ended_at"]).startswith("2026-02-03")

@@ -11,8 +11,10 @@ import pytest
 
 from nbwarden.cli import main
 from nbwarden.config import AuditConfig
+from nbwarden.keys import CHAIN_SIGNATURE, derive_key, load_master_key
 from nbwarden.provenance import ApprovalEvent, ProvenanceStore, VerifyReport
-from nbwarden.provenance.chain import head_file_path
+from nbwarden.provenance.chain import head_file_path, record_hash
+from nbwarden.provenance.schema import CHAINED_COLUMNS, canonical_body_sql
 from tests.provenance.history import record_history
 
 TOTAL_RECORDS = 2 * 12 + 2
@@ -170,6 +172,59 @@ def test_changed_subject_index_is_found(sealed: AuditConfig) -> None:
     report = verify(sealed)
     assert not report.ok
     assert report.first_bad == f"seq {seq} (execution_ends {execution_id})"
+
+
+def rehash_chain(audit: AuditConfig, con: duckdb.DuckDBPyConnection) -> None:
+    """Relink every record with the real key, as someone holding it could."""
+    key = derive_key(load_master_key(Path(audit.key_file)), CHAIN_SIGNATURE)
+    union = " UNION ALL ".join(
+        f"SELECT seq, '{table}' AS name, {canonical_body_sql(table)} AS body FROM {table}"
+        for table in CHAINED_COLUMNS
+    )
+    prev = "0" * 64
+    for seq, table, body in con.execute(f"{union} ORDER BY seq").fetchall():
+        current = record_hash(key, prev, body)
+        con.execute(
+            f"UPDATE {table} SET prev_hash = ?, hash = ? WHERE seq = ?", [prev, current, seq]
+        )
+        prev = current
+
+
+def test_rewrite_by_a_key_holder_differs_from_the_signed_checkpoints(sealed: AuditConfig) -> None:
+    [(seq,)] = query(sealed, "SELECT seq FROM execution_starts ORDER BY seq LIMIT 1 OFFSET 5")
+    [(signed_seq, number)] = query(
+        sealed,
+        "SELECT head_seq, number FROM checkpoints WHERE head_seq >= ? ORDER BY head_seq LIMIT 1",
+        [seq],
+    )
+    [(previous_signed,)] = query(
+        sealed, "SELECT coalesce(max(head_seq), 0) FROM checkpoints WHERE head_seq < ?", [seq]
+    )
+    con = duckdb.connect(str(sealed.path))
+    con.execute("UPDATE execution_starts SET purpose = 'rewritten' WHERE seq = ?", [seq])
+    rehash_chain(sealed, con)
+    con.close()
+    report = verify(sealed)
+    assert not report.ok
+    assert report.first_bad == f"between seq {previous_signed + 1} and {signed_seq}"
+    assert f"signed checkpoint {number}" in (report.problem or "")
+    assert report.checked == signed_seq - 1
+
+
+def test_subject_row_with_null_fields_is_found(sealed: AuditConfig) -> None:
+    """A planted row whose index line is NULL must still change the execution's check."""
+    [(seq, execution_id)] = query(
+        sealed, "SELECT seq, id FROM execution_ends ORDER BY seq LIMIT 1 OFFSET 1"
+    )
+    forge(
+        sealed,
+        "INSERT INTO subject_index VALUES (?, NULL, NULL, 'email', NULL, TRUE)",
+        [execution_id],
+    )
+    report = verify(sealed)
+    assert not report.ok
+    assert report.first_bad == f"seq {seq} (execution_ends {execution_id})"
+    assert "subject index" in (report.problem or "")
 
 
 def test_planted_subject_rows_are_found(sealed: AuditConfig) -> None:
