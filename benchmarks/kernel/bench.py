@@ -7,7 +7,8 @@ Governed: an embedded gateway (the server extension's API on a loopback port) an
 identity assertion as the Jupyter server does, then the kernel calls the gateway, which
 runs policy, the query, masking and provenance. Baseline: a plain ipykernel with JupySQL
 on the same table, the same machine, in the same run. Wall time is from sending
-``execute_request`` to the ``execute_reply``. Medians of ``--repeats`` runs after a warm-up.
+``execute_request`` to the ``execute_reply``. Medians of ``--repeats`` rounds after a warm-up;
+in each round every side runs the cell once, so load on the shared machine hits all alike.
 """
 
 from __future__ import annotations
@@ -199,9 +200,16 @@ async def jupysql_kernel(url: str, autopandas: bool) -> tuple[Cell, Callable[[],
     return run, stop
 
 
-async def median_of(run: Cell, code: str, repeats: int) -> float:
-    await run(code)
-    return statistics.median([await run(code) for _ in range(repeats)])
+async def medians(sides: dict[str, Cell], code: str, repeats: int) -> dict[str, float]:
+    """Median per side; the sides take turns within each round, so a burst of load on
+    the shared machine hits all of them alike instead of whichever ran at that moment."""
+    for run in sides.values():
+        await run(code)
+    samples: dict[str, list[float]] = {side: [] for side in sides}
+    for _ in range(repeats):
+        for side, run in sides.items():
+            samples[side].append(await run(code))
+    return {side: statistics.median(times) for side, times in samples.items()}
 
 
 async def measure(repeats: int, rows: int) -> dict[str, dict[str, float]]:
@@ -216,28 +224,39 @@ async def measure(repeats: int, rows: int) -> dict[str, dict[str, float]]:
     figures: dict[str, dict[str, float]] = {name: {} for name in cells}
     try:
         with tempfile.TemporaryDirectory(prefix="nbwarden-bench-") as directory:
-            config_path = write_config(Path(directory), url)
             sides: dict[str, Callable[[], Awaitable[tuple[Cell, Stop]]]] = {
-                "gateway": lambda: gateway_alone(config_path),
-                "governed": lambda: governed_kernel(config_path),
+                "gateway": lambda: gateway_alone(config_in(Path(directory), "gateway", url)),
+                "governed": lambda: governed_kernel(config_in(Path(directory), "kernel", url)),
                 "jupysql": lambda: jupysql_kernel(url, autopandas=False),
                 "jupysql_pandas": lambda: jupysql_kernel(url, autopandas=True),
             }
-            for side, start in sides.items():
-                run, stop = await start()
-                try:
-                    for name, code in cells.items():
-                        figures[name][side] = await median_of(run, code, repeats)
-                finally:
+            runs: dict[str, Cell] = {}
+            stops: list[Stop] = []
+            try:
+                for side, start in sides.items():
+                    runs[side], stop = await start()
+                    stops.append(stop)
+                for name, code in cells.items():
+                    figures[name] = await medians(runs, code, repeats)
+            finally:
+                for stop in stops:
                     await stop()
     finally:
         drop_database(database)
     return figures
 
 
+def config_in(parent: Path, name: str, url: str) -> Path:
+    """A config with its own audit store: the in-process gateway and the kernel's gateway
+    run side by side, and a store has exactly one writer."""
+    directory = parent / name
+    directory.mkdir()
+    return write_config(directory, url)
+
+
 def report(figures: dict[str, dict[str, float]], repeats: int) -> str:
     lines = [
-        f"median wall time per cell, {repeats} runs after a warm-up (seconds)",
+        f"median wall time per cell, {repeats} interleaved rounds after a warm-up (seconds)",
         f"{'cell':<24}{'governed':>10}{'JupySQL':>10}{'JupySQL+pd':>12}"
         f"{'ratio':>8}{'ratio pd':>10}{'added ms':>10}{'gateway':>10}{'kernel ms':>11}",
     ]

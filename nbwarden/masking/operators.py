@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Callable
 
@@ -18,7 +17,7 @@ def pseudonym(key: bytes, entity: str, normalised: str) -> str:
     Unlike a salted hash, equal values stay equal across results, so joins and
     GROUP BY keep working, and without the key the token cannot be reversed or guessed.
     """
-    digest = hmac.new(key, f"{entity}\x1f{normalised}".encode(), hashlib.sha256).hexdigest()
+    digest = hmac.digest(key, f"{entity}\x1f{normalised}".encode(), "sha256").hex()
     return f"{entity}_{digest[:PSEUDONYM_HEX_CHARS]}"
 
 
@@ -28,9 +27,11 @@ def partial(value: str, spec: OperatorSpec) -> str:
     keep = set(positions[: spec.keep_first])
     if spec.keep_last:
         keep.update(positions[-spec.keep_last :])
-    return "".join(
-        ch if i in keep or not ch.isalnum() else spec.mask_char for i, ch in enumerate(value)
-    )
+    chars = list(value)
+    for position in positions:
+        if position not in keep:
+            chars[position] = spec.mask_char
+    return "".join(chars)
 
 
 class Operators:

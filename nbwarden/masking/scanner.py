@@ -14,6 +14,11 @@ from nbwarden.masking.profile import PatternSpec, Profile, RecognizerSpec
 _VALUE_GROUP = re.compile(r"\(\?P<value>")
 _INLINE_FLAGS = re.compile(r"^\(\?i\)")
 PREFILTER_MIN_VALUES = 64
+CANDIDATE_CACHE_ENTRIES = 50_000
+CANDIDATE_CACHE_MAX_VALUES = 2000
+"""Larger arrays skip the cache: the vectorised prefilter beats a Python lookup per value."""
+CANDIDATE_CACHE_MAX_CHARS = 1000
+"""Longer texts are not cached: with the entry limit, this bounds the cache to about 50 MB."""
 RE2_PER_RULE_MIN_VALUES = 2000
 """Below this many prefilter hits, Python's cached regexes beat compiling each RE2 pattern."""
 
@@ -56,25 +61,72 @@ class TextScanner:
         self._any = "|".join(f"(?:{rule.re2})" for rule in self.rules)
         ranking = sorted(range(len(self.rules)), key=lambda i: -self.rules[i].pattern.score)
         self._by_score = {index: rank for rank, index in enumerate(ranking)}
+        self._candidates: dict[str, list[int]] = {}
+
+    def clear_cache(self) -> None:
+        self._candidates.clear()
 
     def candidate_rules(self, values: pa.Array) -> dict[int, list[int]]:
-        """Position -> indices of the rules whose regex matches the value there (RE2).
+        """Position -> indices of the rules whose regex matches the value there.
 
-        Values absent from the mapping match no rule. RE2 compiles the patterns on each
-        call, which only pays off for many values; few values get every rule.
+        Values absent from the mapping match no rule. In small arrays, values met before
+        (a column's sample while classifying it, then the column itself) are answered from
+        a cache.
         """
+        if len(values) > CANDIDATE_CACHE_MAX_VALUES:
+            return self._candidate_rules(values)
+        return self._cached_candidate_rules(values)
+
+    def prefetch(self, values: pa.Array) -> None:
+        """Find the candidate rules of many values at once (one RE2 compilation for all
+        the small columns of a result) and cache them."""
+        self._cached_candidate_rules(values)
+
+    def _cached_candidate_rules(self, values: pa.Array) -> dict[int, list[int]]:
+        texts: list[str | None] = values.to_pylist()
+        cache = self._candidates
+        hits: dict[int, list[int]] = {}
+        unknown: list[tuple[int, str]] = []
+        for position, text in enumerate(texts):
+            if text is None:
+                continue
+            found = cache.get(text)
+            if found is None:
+                unknown.append((position, text))
+            elif found:
+                hits[position] = found
+        if not unknown:
+            return hits
+        if len(cache) > CANDIDATE_CACHE_ENTRIES:
+            cache.clear()
+        if len(unknown) == len(values):
+            subset = values
+        else:
+            subset = values.take(pa.array([position for position, _ in unknown]))
+        computed = self._candidate_rules(subset)
+        for local, (position, text) in enumerate(unknown):
+            found = computed.get(local, [])
+            if len(text) <= CANDIDATE_CACHE_MAX_CHARS:
+                cache[text] = found
+            if found:
+                hits[position] = found
+        return hits
+
+    def _candidate_rules(self, values: pa.Array) -> dict[int, list[int]]:
+        """RE2 prefilter; RE2 compiles the patterns on each call, which only pays off for
+        many values, so few values are searched with Python's compiled patterns."""
         if len(values) < PREFILTER_MIN_VALUES:
-            every_rule = list(range(len(self.rules)))
-            return {i: every_rule for i, value in enumerate(values) if value.is_valid}
+            texts = values.to_pylist()
+            return self._python_rules(
+                [i for i, text in enumerate(texts) if text is not None],
+                [text for text in texts if text is not None],
+            )
         hits: dict[int, list[int]] = {}
         any_hit = pc.match_substring_regex(values, self._any).fill_null(False)
         positions = pc.indices_nonzero(any_hit)
         if len(positions) == 0:
             return hits
         position_list = positions.to_pylist()
-        if len(position_list) < PREFILTER_MIN_VALUES:
-            every_rule = list(range(len(self.rules)))
-            return dict.fromkeys(position_list, every_rule)
         subset = values.take(positions)
         if len(position_list) < RE2_PER_RULE_MIN_VALUES:
             return self._python_rules(position_list, subset.to_pylist())
