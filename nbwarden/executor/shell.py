@@ -66,6 +66,17 @@ class OutputBuffer:
     def text(self, stream: str) -> str:
         return bytes(self.parts[stream]).decode("utf-8", errors="replace")
 
+    def result(self, exit_code: int | None, handle: CancelHandle, started: float) -> ShellResult:
+        return ShellResult(
+            stdout=self.text("stdout"),
+            stderr=self.text("stderr"),
+            exit_code=exit_code,
+            truncated=self.truncated,
+            timed_out=handle.timed_out,
+            cancelled=handle.requested and not handle.timed_out,
+            elapsed_s=time.perf_counter() - started,
+        )
+
 
 def run_local(target: ShellTargetConfig, code: str, handle: CancelHandle) -> ShellResult:
     workdir = target.workdir or Path(tempfile.gettempdir()) / f"nbwarden-shell-{target.name}"
@@ -103,15 +114,7 @@ def run_local(target: ShellTargetConfig, code: str, handle: CancelHandle) -> She
         handle.detach()
     for reader in readers:
         reader.join(timeout=5)
-    return ShellResult(
-        stdout=output.text("stdout"),
-        stderr=output.text("stderr"),
-        exit_code=exit_code,
-        truncated=output.truncated,
-        timed_out=handle.timed_out,
-        cancelled=handle.requested and not handle.timed_out,
-        elapsed_s=time.perf_counter() - started,
-    )
+    return output.result(exit_code, handle, started)
 
 
 def _drain(stream: IO[bytes] | None, name: str, output: OutputBuffer) -> None:
@@ -201,12 +204,4 @@ def _ssh_exec(
     finally:
         handle.detach()
         channel.close()
-    return ShellResult(
-        stdout=output.text("stdout"),
-        stderr=output.text("stderr"),
-        exit_code=exit_code,
-        truncated=output.truncated,
-        timed_out=handle.timed_out,
-        cancelled=handle.requested and not handle.timed_out,
-        elapsed_s=time.perf_counter() - started,
-    )
+    return output.result(exit_code, handle, started)
