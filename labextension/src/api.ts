@@ -4,9 +4,11 @@ import { ServerConnection } from '@jupyterlab/services';
 import {
   Approval,
   Execution,
+  Grant,
   isRecord,
   normalizeApproval,
   normalizeExecution,
+  normalizeGrant,
   normalizeStats,
   RawRecord,
   Stats
@@ -109,6 +111,17 @@ export class NbwardenClient {
 
   async withdraw(id: string): Promise<Approval> {
     return normalizeApproval(await this.postJson(`approvals/${encode(id)}/withdraw`, {}));
+  }
+
+  async grants(activeOnly = true): Promise<Grant[]> {
+    const body = await this.requestJson<unknown>(
+      withQuery('grants', { active: activeOnly ? 'true' : undefined })
+    );
+    return listFrom<RawRecord>(body, 'grants').map(normalizeGrant);
+  }
+
+  async revokeGrant(id: string): Promise<Grant> {
+    return normalizeGrant(await this.postJson(`grants/${encode(id)}/revoke`, {}));
   }
 
   async executions(filters: ExecutionFilters = {}): Promise<Execution[]> {

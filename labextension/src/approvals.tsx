@@ -5,12 +5,13 @@ import React, { useCallback, useEffect, useState } from 'react';
 import { NbwardenClient } from './api';
 import { GovernanceEvents } from './events';
 import { flaggedTerms, highlightSegments } from './highlight';
-import { Approval, formatTime, LEGAL_BASES } from './model';
+import { Approval, ENTITY_TYPES, formatTime, Grant, LEGAL_BASES } from './model';
 import { ErrorNote, errorMessage } from './widgets';
 
 export function HighlightedCode(props: { approval: Approval }): JSX.Element {
   const { approval } = props;
-  const terms = flaggedTerms(approval.rules, approval.tables);
+  const terms =
+    approval.matched.length > 0 ? approval.matched : flaggedTerms(approval.rules, approval.tables);
   const segments = highlightSegments(approval.code, terms);
   return (
     <pre className="nbw-code" aria-label="Held code, flagged parts marked">
@@ -46,6 +47,7 @@ export function DecisionForm(props: DecisionProps): JSX.Element {
   const [basis, setBasis] = useState('');
   const [justification, setJustification] = useState('');
   const [unmask, setUnmask] = useState('');
+  const [unmaskEntities, setUnmaskEntities] = useState<string[]>([]);
   const [grant, setGrant] = useState(false);
   const [grantMinutes, setGrantMinutes] = useState(30);
   const [reason, setReason] = useState('');
@@ -74,12 +76,13 @@ export function DecisionForm(props: DecisionProps): JSX.Element {
         basis,
         justification: justification.trim(),
         unmask_columns: unmaskColumns,
-        unmask_entities: [],
+        unmask_entities: unmaskEntities,
         grant_minutes: grant ? grantMinutes : null
       })
     );
   const reject = (): Promise<void> => decide(() => client.reject(approval.id, reason.trim()));
-  const needsJustification = grant || unmaskColumns.length > 0;
+  const needsJustification = grant || unmaskColumns.length > 0 || unmaskEntities.length > 0;
+  const entityChoices = [...new Set([...approval.predictedEntities, ...ENTITY_TYPES])];
   const canApprove = basis !== '' && (!needsJustification || justification.trim() !== '');
 
   return (
@@ -117,6 +120,24 @@ export function DecisionForm(props: DecisionProps): JSX.Element {
         placeholder={approval.columns.slice(0, 3).join(', ')}
         onChange={event => setUnmask(event.target.value)}
       />
+      <label htmlFor={`${prefix}-unmask-entities`}>Unmask entity types (optional)</label>
+      <select
+        id={`${prefix}-unmask-entities`}
+        className="nbw-unmask-entities"
+        multiple
+        size={4}
+        value={unmaskEntities}
+        onChange={event =>
+          setUnmaskEntities(Array.from(event.target.selectedOptions, option => option.value))
+        }
+      >
+        {entityChoices.map(entity => (
+          <option key={entity} value={entity}>
+            {entity}
+            {approval.predictedEntities.includes(entity) ? ' (predicted here)' : ''}
+          </option>
+        ))}
+      </select>
       <div className="nbw-row">
         <input
           id={`${prefix}-grant`}
@@ -191,6 +212,10 @@ export function ApprovalCard(props: DecisionProps): JSX.Element {
             ))}
           </ul>
         </dd>
+        <dt>Statements</dt>
+        <dd>
+          <ListOrNone items={approval.statementTypes} none="not reported" />
+        </dd>
         <dt>Tables</dt>
         <dd>
           <ListOrNone items={approval.tables} none="not reported" />
@@ -210,6 +235,92 @@ export function ApprovalCard(props: DecisionProps): JSX.Element {
       <HighlightedCode approval={approval} />
       <DecisionForm {...props} />
     </article>
+  );
+}
+
+export interface GrantsViewProps {
+  client: NbwardenClient;
+  events: GovernanceEvents;
+}
+
+/** Active time-boxed grants, each with a revoke button. */
+export function GrantsView(props: GrantsViewProps): JSX.Element {
+  const { client, events } = props;
+  const [grants, setGrants] = useState<Grant[] | null>(null);
+  const [error, setError] = useState('');
+
+  const load = useCallback(async () => {
+    try {
+      setGrants(await client.grants(true));
+      setError('');
+    } catch (reason) {
+      setError(errorMessage(reason));
+    }
+  }, [client]);
+
+  useEffect(() => {
+    void load();
+    const reload = (): void => void load();
+    events.approvalChanged.connect(reload);
+    return () => {
+      events.approvalChanged.disconnect(reload);
+    };
+  }, [events, load]);
+
+  const revoke = async (grant: Grant): Promise<void> => {
+    try {
+      await client.revokeGrant(grant.id);
+    } catch (reason) {
+      setError(errorMessage(reason));
+      return;
+    }
+    await load();
+  };
+
+  return (
+    <section className="nbw-grants" aria-label="Active grants">
+      <h3>Active grants</h3>
+      <ErrorNote message={error} />
+      {grants !== null && grants.length === 0 && <p className="nbw-muted">No grant is active.</p>}
+      {grants !== null && grants.length > 0 && (
+        <table className="nbw-table">
+          <thead>
+            <tr>
+              <th>User</th>
+              <th>Connection</th>
+              <th>Rules</th>
+              <th>From</th>
+              <th>Until</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {grants.map(grant => (
+              <tr key={grant.id} aria-label={`Grant ${grant.id}`}>
+                <td>{grant.user}</td>
+                <td>
+                  <code>{grant.connection}</code>
+                </td>
+                <td>
+                  <ListOrNone items={grant.rules} none="every flag rule" />
+                </td>
+                <td>{formatTime(grant.startsAt)}</td>
+                <td>{formatTime(grant.endsAt)}</td>
+                <td>
+                  <button
+                    type="button"
+                    className="jp-mod-styled jp-mod-warn nbw-revoke"
+                    onClick={() => void revoke(grant)}
+                  >
+                    Revoke
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }
 
@@ -271,6 +382,7 @@ export function ApprovalsView(props: ApprovalsViewProps): JSX.Element {
       {(pending ?? []).map(approval => (
         <ApprovalCard key={approval.id} approval={approval} client={client} onDecided={decided} />
       ))}
+      <GrantsView client={client} events={events} />
     </div>
   );
 }

@@ -69,14 +69,19 @@ function escapeRegExp(value: string): string {
   return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** A term as a pattern that does not match inside a longer word. */
+function wholeWord(term: string): string {
+  const start = /^\w/.test(term) ? '\\b' : '';
+  const end = /\w$/.test(term) ? '\\b' : '';
+  return `${start}${escapeRegExp(term)}${end}`;
+}
+
 /** Split code into plain and flagged segments; whole words only, case-insensitive. */
 export function highlightSegments(code: string, terms: string[]): Segment[] {
   if (terms.length === 0 || code === '') {
     return [{ text: code, flagged: false }];
   }
-  const alternatives = [...terms]
-    .sort((a, b) => b.length - a.length)
-    .map(term => (/^\w/.test(term) ? `\\b${escapeRegExp(term)}\\b` : escapeRegExp(term)));
+  const alternatives = [...terms].sort((a, b) => b.length - a.length).map(wholeWord);
   const pattern = new RegExp(alternatives.join('|'), 'gi');
   const segments: Segment[] = [];
   let last = 0;

@@ -9,6 +9,7 @@ import { NbwardenClient } from './api';
 import { ApprovalsPanel } from './approvals';
 import { AuditPanel } from './audit';
 import { CellBadges } from './badges';
+import { linkCellsToProvenance } from './cellmeta';
 import { GovernanceEvents } from './events';
 import { approvalsIcon, auditIcon } from './icons';
 import { showExecutionRecord } from './record';
@@ -106,6 +107,7 @@ function addNotebookGovernance(
     label: 'nbwarden: Show Provenance Record',
     execute: args => showExecutionRecord(client, String(args.executionId ?? ''))
   });
+  linkCellsToProvenance();
   notebooks.widgetAdded.connect((_, panel) => badges.watch(panel));
   notebooks.forEach(panel => badges.watch(panel));
   events.executionChanged.connect((_, event) => badges.invalidate(event.id));

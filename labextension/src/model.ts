@@ -20,8 +20,13 @@ export interface Approval {
   reasons: string[];
   tables: string[];
   columns: string[];
+  statementTypes: string[];
   /** Masking that would apply, as "column: ENTITY" lines, when the gateway predicts it. */
   masking: string[];
+  /** Entity types the masking prediction names, for the unmask entities picker. */
+  predictedEntities: string[];
+  /** The code fragments the policy rules matched, when the gateway reports them. */
+  matched: string[];
   createdAt: Date | null;
   expiresAt: Date | null;
   approvers: string[];
@@ -29,6 +34,21 @@ export interface Approval {
   justification: string;
   rejectReason: string;
   executionId: string;
+}
+
+/** A time-boxed grant as Grant.to_dict() returns it. */
+export interface Grant {
+  id: string;
+  user: string;
+  connection: string;
+  rules: string[];
+  startsAt: Date | null;
+  endsAt: Date | null;
+  grantedBy: string;
+  basis: string;
+  state: string;
+  unmaskColumns: string[];
+  unmaskEntities: string[];
 }
 
 export interface Execution {
@@ -82,6 +102,38 @@ export const LEGAL_BASES: { key: string; label: string }[] = [
   { key: 'vital_interests', label: 'Art. 6(1)(d) vital interests of a person' },
   { key: 'public_task', label: 'Art. 6(1)(e) public task or official authority' },
   { key: 'legitimate_interests', label: 'Art. 6(1)(f) legitimate interests of the controller' }
+];
+
+/** What a masking prediction says when no column-name hint applies. */
+export const CHECKED_BY_CONTENT = 'checked by content';
+
+/** Entity types of the default masking profile an approver may ask to unmask. */
+export const ENTITY_TYPES: string[] = [
+  'PERSON',
+  'EMAIL_ADDRESS',
+  'PHONE_NUMBER',
+  'STREET_ADDRESS',
+  'DATE_OF_BIRTH',
+  'IP_ADDRESS',
+  'IBAN_CODE',
+  'CREDIT_CARD',
+  'NATIONAL_ID',
+  'AT_SVNR',
+  'BE_NATIONAL_NUMBER',
+  'DE_TAX_ID',
+  'DK_CPR',
+  'ES_NIE',
+  'ES_NIF',
+  'FI_HETU',
+  'FR_NIR',
+  'IE_PPSN',
+  'IT_FISCAL_CODE',
+  'NL_BSN',
+  'PL_PESEL',
+  'PT_NIF',
+  'SE_PERSONNUMMER',
+  'UK_NINO',
+  'US_SSN'
 ];
 
 export function text(value: unknown): string {
@@ -154,7 +206,10 @@ export function normalizeApproval(raw: RawRecord): Approval {
       ...textList(raw.tables_written ?? verdict.tables_written)
     ]),
     columns: textList(raw.columns ?? verdict.columns_read),
+    statementTypes: textList(raw.statement_types ?? verdict.statement_types),
     masking: maskingLines(raw.masking),
+    predictedEntities: predictedEntities(raw.masking),
+    matched: textList(raw.matched ?? verdict.matched),
     createdAt: toDate(raw.created_at),
     expiresAt: toDate(raw.expires_at),
     approvers: approvers.length > 0 ? approvers : decisions.map(d => text(d.approver)),
@@ -162,6 +217,22 @@ export function normalizeApproval(raw: RawRecord): Approval {
     justification: text(raw.justification),
     rejectReason: text(raw.reject_reason ?? raw.reason),
     executionId: text(raw.execution_id)
+  };
+}
+
+export function normalizeGrant(raw: RawRecord): Grant {
+  return {
+    id: text(raw.id),
+    user: text(raw.user),
+    connection: text(raw.connection ?? raw.target),
+    rules: textList(raw.rules),
+    startsAt: toDate(raw.starts_at),
+    endsAt: toDate(raw.ends_at),
+    grantedBy: text(raw.granted_by),
+    basis: text(raw.basis),
+    state: text(raw.state) || 'active',
+    unmaskColumns: textList(raw.unmask_columns),
+    unmaskEntities: textList(raw.unmask_entities)
   };
 }
 
@@ -272,6 +343,15 @@ function maskingLines(value: unknown): string[] {
     });
   }
   return [];
+}
+
+/** The entity types a `{column: ENTITY}` prediction names, without "checked by content". */
+function predictedEntities(value: unknown): string[] {
+  if (!isRecord(value)) {
+    return [];
+  }
+  const named = Object.values(value).flatMap(textList);
+  return unique(named.filter(entity => entity !== CHECKED_BY_CONTENT));
 }
 
 function unique(items: string[]): string[] {

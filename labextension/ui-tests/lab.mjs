@@ -161,6 +161,7 @@ async function approverApproves(page) {
   const card = page.locator('.nbw-card', { hasText: PURPOSE });
   await card.waitFor();
   seen.flaggedText = await card.locator('mark.nbw-flagged').allTextContents();
+  seen.heldFacts = await card.locator('.nbw-facts').textContent();
   await card.locator('select.nbw-basis').selectOption('legitimate_interests');
   await card.locator('textarea.nbw-justification').fill('Support quality review, ticket sample');
   await shot(page, 'approvals-panel');

@@ -12,6 +12,9 @@ GrantState = Literal["active", "revoked"]
 
 OPEN_STATES: frozenset[str] = frozenset({"pending", "approved"})
 
+CHECKED_BY_CONTENT = "checked by content"
+"""The predicted masking of a column no column-name hint of the profile matches."""
+
 LEGAL_BASES: dict[str, str] = {
     "consent": "Art. 6(1)(a) consent of the data subject",
     "contract": "Art. 6(1)(b) performance of a contract",
@@ -86,6 +89,13 @@ class ApprovalRequest:
     execution_id: str | None = None
     """The provenance record of the execution that was held for this request."""
     updated_at: float = 0.0
+    statement_types: tuple[str, ...] = ()
+    tables_read: tuple[str, ...] = ()
+    tables_written: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
+    """Columns read, as the policy engine names them (``col`` or ``table.col``)."""
+    masking: dict[str, str] = field(default_factory=dict)
+    """Column read -> the entity type its name predicts, or ``CHECKED_BY_CONTENT``."""
 
     @property
     def basis(self) -> str | None:
@@ -114,15 +124,28 @@ class ApprovalRequest:
         data["justification"] = self.justification
         data["unmask_columns"] = list(self.unmask_columns)
         data["unmask_entities"] = list(self.unmask_entities)
+        data["tables"] = list(dict.fromkeys((*self.tables_read, *self.tables_written)))
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ApprovalRequest:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["decisions"] = tuple(_decision(d) for d in data.get("decisions", ()))
-        for key in ("rules", "reasons", "approver_group"):
+        for key in _LIST_FIELDS:
             fields[key] = tuple(fields.get(key, ()))
+        fields["masking"] = dict(fields.get("masking") or {})
         return cls(**fields)
+
+
+_LIST_FIELDS = (
+    "rules",
+    "reasons",
+    "approver_group",
+    "statement_types",
+    "tables_read",
+    "tables_written",
+    "columns",
+)
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nbwarden.approvals.models import (
+    CHECKED_BY_CONTENT,
     LEGAL_BASES,
     OPEN_STATES,
     ApprovalRequest,
@@ -29,6 +30,22 @@ APPROVER_ROLES = frozenset({"approver", "admin"})
 
 class ApprovalError(Exception):
     """An approval action is refused: self-approval, wrong state, replay, expiry, no right."""
+
+
+class Lineage(Protocol):
+    """What the policy verdict saw a cell touch (``nbwarden.policy.Verdict`` fits)."""
+
+    @property
+    def statement_types(self) -> Sequence[str]: ...
+
+    @property
+    def tables_read(self) -> Sequence[str]: ...
+
+    @property
+    def tables_written(self) -> Sequence[str]: ...
+
+    @property
+    def columns_read(self) -> Sequence[str]: ...
 
 
 class ApprovalJournal(Protocol):
@@ -63,11 +80,14 @@ class ApprovalService:
         notifier: Notifier | None = None,
         clock: Callable[[], float] = time.time,
         mask_text: Callable[[str], str] | None = None,
+        predict_entity: Callable[[str], str | None] | None = None,
     ) -> None:
         """``mask_text`` masks the free text approvers type (reasons, justifications)
-        before it is recorded; the gateway passes its masker's."""
+        before it is recorded; the gateway passes its masker's. ``predict_entity`` names
+        the entity type a column name hints at in the masking profile, if any."""
         self.journal = journal
         self.mask_text = mask_text or (lambda text: text)
+        self.predict_entity = predict_entity or (lambda name: None)
         self.settings = settings or ApprovalSettings()
         self.approver_rules = dict(approver_rules or {})
         self.notifier = notifier or Notifier()
@@ -92,8 +112,13 @@ class ApprovalService:
         reasons: Iterable[str],
         purpose: str | None,
         execution_id: str | None = None,
+        lineage: Lineage | None = None,
     ) -> ApprovalRequest:
-        """A new pending request, or the open one already bound to the same code."""
+        """A new pending request, or the open one already bound to the same code.
+
+        ``lineage`` adds the statement types, tables and columns the verdict saw, and for
+        each column read the masking its name predicts (names only, never values).
+        """
         with self._lock:
             existing = self.find_open(binding)
             if existing is not None and existing.state == "pending":
@@ -117,6 +142,7 @@ class ApprovalService:
                 approver_group=rule.group,
                 execution_id=execution_id,
                 updated_at=now,
+                **self._lineage_fields(lineage),
             )
             self._save_request(request, "requested", requester)
             return request
@@ -347,6 +373,30 @@ class ApprovalService:
         return None
 
     # internals -----------------------------------------------------------------
+
+    def _lineage_fields(self, lineage: Lineage | None) -> dict[str, Any]:
+        if lineage is None:
+            return {}
+        columns = tuple(lineage.columns_read)
+        return {
+            "statement_types": tuple(lineage.statement_types),
+            "tables_read": tuple(lineage.tables_read),
+            "tables_written": tuple(lineage.tables_written),
+            "columns": columns,
+            "masking": {column: self._predicted_masking(column) for column in columns},
+        }
+
+    def _predicted_masking(self, column: str) -> str:
+        """The entity a column's own name predicts; ``t.email`` is judged as ``email``.
+
+        Only a hint for the approver: a failing prediction must not stop the request,
+        and the result is masked by content either way.
+        """
+        name = column.rsplit(".", 1)[-1]
+        try:
+            return self.predict_entity(name) or CHECKED_BY_CONTENT
+        except Exception:
+            return CHECKED_BY_CONTENT
 
     def _new_grant(
         self,

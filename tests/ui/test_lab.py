@@ -154,6 +154,7 @@ def test_analyst_sees_masked_results_and_a_pending_badge(seen: dict[str, Any]) -
 def test_approver_approves_the_flagged_cell_in_the_panel(seen: dict[str, Any]) -> None:
     assert int(seen["pendingBadge"]) >= 1
     assert seen["flaggedText"], "the flagged part of the held code was not highlighted"
+    assert "support_tickets" in seen["heldFacts"], "the held request does not name its table"
     assert seen["heldBadge"].startswith("approved by dpo")
     assert seen["maskedCellsHeldQuery"] > 0
 

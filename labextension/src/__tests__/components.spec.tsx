@@ -2,11 +2,11 @@ import React, { act } from 'react';
 import { createRoot, Root } from 'react-dom/client';
 
 import { NbwardenClient } from '../api';
-import { ApprovalsView } from '../approvals';
+import { ApprovalsView, GrantsView } from '../approvals';
 import { AuditView } from '../audit';
 import { ExecutionsPerDayChart, stackByDay, TurnaroundChart } from '../charts';
 import { APPROVAL_SCHEMA_ID, GovernanceEvents } from '../events';
-import { approvalDict, executionRow, GatewayDouble } from './gateway';
+import { approvalDict, executionRow, GatewayDouble, grantDict } from './gateway';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
@@ -43,6 +43,7 @@ beforeAll(() => gateway.start());
 afterAll(() => gateway.stop());
 beforeEach(() => {
   gateway.routes = {};
+  gateway.on('GET', 'grants', () => ({ body: [] }));
   gateway.requests.length = 0;
   container = document.createElement('div');
   document.body.appendChild(container);
@@ -118,6 +119,128 @@ describe('ApprovalsView', () => {
     expect(container.querySelector('[role="alert"]')?.textContent).toBe(
       'you may not approve your own request'
     );
+  });
+});
+
+describe('approval details and unmasking by entity type', () => {
+  const held = approvalDict({
+    code_masked: 'UPDATE customers SET note = 1 WHERE email = <EMAIL_ADDRESS_1>',
+    rules: ['sql.write'],
+    reasons: ['Writes data'],
+    statement_types: ['UPDATE'],
+    tables_read: ['customers'],
+    tables_written: ['customers'],
+    tables: ['customers'],
+    columns: ['customers.email', 'customers.signup'],
+    masking: { 'customers.email': 'EMAIL_ADDRESS', 'customers.signup': 'checked by content' }
+  });
+
+  it('shows tables, columns and the predicted masking of a held cell', async () => {
+    gateway.on('GET', 'approvals', () => ({ body: [held] }));
+    const client = new NbwardenClient(gateway.settings());
+    await render(
+      <ApprovalsView client={client} events={new GovernanceEvents()} onCount={() => undefined} />
+    );
+    await settle(() => container.querySelector('.nbw-card') !== null);
+    const facts = container.querySelector('.nbw-facts')!.textContent!;
+    expect(facts).toContain('UPDATE');
+    expect(facts).toContain('customers.email, customers.signup');
+    expect(facts).toContain('customers.email: EMAIL_ADDRESS');
+    expect(facts).toContain('customers.signup: checked by content');
+    expect(facts).not.toContain('not reported');
+    const marks = Array.from(container.querySelectorAll('mark.nbw-flagged'), m => m.textContent);
+    expect(marks).toEqual(['UPDATE', 'customers']);
+  });
+
+  it('highlights the matched text of the rule when the gateway reports it', async () => {
+    const matched = { ...held, matched: ['WHERE email ='] };
+    gateway.on('GET', 'approvals', () => ({ body: [matched] }));
+    const client = new NbwardenClient(gateway.settings());
+    await render(
+      <ApprovalsView client={client} events={new GovernanceEvents()} onCount={() => undefined} />
+    );
+    await settle(() => container.querySelector('.nbw-card') !== null);
+    const marks = Array.from(container.querySelectorAll('mark.nbw-flagged'), m => m.textContent);
+    expect(marks).toEqual(['WHERE email =']);
+  });
+
+  it('sends the chosen entity types and asks for a justification first', async () => {
+    gateway.on('GET', 'approvals', () => ({ body: [held] }));
+    gateway.on('POST', 'approvals/apr-1/approve', () => ({
+      body: approvalDict({ state: 'approved', approvers: ['dora'] })
+    }));
+    const client = new NbwardenClient(gateway.settings());
+    await render(
+      <ApprovalsView client={client} events={new GovernanceEvents()} onCount={() => undefined} />
+    );
+    await settle(() => container.querySelector('.nbw-card') !== null);
+    const entities = container.querySelector<HTMLSelectElement>('.nbw-unmask-entities')!;
+    expect(entities.multiple).toBe(true);
+    expect(entities.options[0].value).toBe('EMAIL_ADDRESS');
+    expect(entities.options[0].textContent).toContain('predicted here');
+    await act(async () => setValue(container.querySelector('.nbw-basis')!, 'legal_obligation'));
+    const approve = container.querySelector<HTMLButtonElement>('.nbw-approve')!;
+    expect(approve.disabled).toBe(false);
+    await act(async () => {
+      for (const option of Array.from(entities.options)) {
+        option.selected = ['EMAIL_ADDRESS', 'PERSON'].includes(option.value);
+      }
+      entities.dispatchEvent(new Event('change', { bubbles: true }));
+    });
+    expect(approve.disabled).toBe(true);
+    await act(async () =>
+      setValue(container.querySelector('.nbw-justification')!, 'Art. 15 request')
+    );
+    expect(approve.disabled).toBe(false);
+    await act(async () => approve.click());
+    await settle(() => gateway.requests.some(request => request.method === 'POST'));
+    const decision = gateway.requests.find(request => request.method === 'POST')!;
+    expect(JSON.parse(decision.body)).toMatchObject({
+      basis: 'legal_obligation',
+      justification: 'Art. 15 request',
+      unmask_entities: ['EMAIL_ADDRESS', 'PERSON']
+    });
+  });
+});
+
+describe('GrantsView', () => {
+  it('lists active grants and revokes one', async () => {
+    let active = [grantDict(), grantDict({ id: 'gr-2', user: 'ben', rules: [] })];
+    gateway.on('GET', 'grants', () => ({ body: active }));
+    gateway.on('POST', 'grants/gr-1/revoke', () => {
+      active = active.filter(grant => grant.id !== 'gr-1');
+      return { body: grantDict({ state: 'revoked', revoked_by: 'dora' }) };
+    });
+    const client = new NbwardenClient(gateway.settings());
+    await render(<GrantsView client={client} events={new GovernanceEvents()} />);
+    await settle(() => container.querySelectorAll('tbody tr').length === 2);
+    expect(gateway.requests.some(r => r.url.endsWith('grants?active=true'))).toBe(true);
+    const first = container.querySelector<HTMLElement>('[aria-label="Grant gr-1"]')!;
+    expect(first.textContent).toContain('ana');
+    expect(first.textContent).toContain('prod');
+    expect(first.textContent).toContain('sql.write');
+    expect(first.textContent).toContain('2025-11-29 01:33:20 UTC');
+    expect(container.querySelector('[aria-label="Grant gr-2"]')!.textContent).toContain(
+      'every flag rule'
+    );
+    await act(async () => first.querySelector<HTMLButtonElement>('.nbw-revoke')!.click());
+    await settle(() => container.querySelectorAll('tbody tr').length === 1);
+    expect(
+      gateway.requests.some(r => r.method === 'POST' && r.url.endsWith('grants/gr-1/revoke'))
+    ).toBe(true);
+  });
+
+  it('shows the refusal of the gateway', async () => {
+    gateway.on('GET', 'grants', () => ({ body: [grantDict()] }));
+    gateway.on('POST', 'grants/gr-1/revoke', () => ({
+      status: 409,
+      body: { error: 'grant gr-1 is revoked' }
+    }));
+    const client = new NbwardenClient(gateway.settings());
+    await render(<GrantsView client={client} events={new GovernanceEvents()} />);
+    await settle(() => container.querySelector('.nbw-revoke') !== null);
+    await act(async () => container.querySelector<HTMLButtonElement>('.nbw-revoke')!.click());
+    await settle(() => container.textContent!.includes('grant gr-1 is revoked'));
   });
 });
 

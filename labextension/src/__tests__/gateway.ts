@@ -88,6 +88,29 @@ export class GatewayDouble {
   }
 }
 
+/** A grant as Grant.to_dict() returns it (synthetic values). */
+export function grantDict(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: 'gr-1',
+    user: 'ana',
+    target: 'prod',
+    rules: ['sql.write'],
+    starts_at: 1764380000,
+    ends_at: 1764381800,
+    granted_by: 'dora',
+    basis: 'contract',
+    justification: 'month-end corrections',
+    unmask_columns: [],
+    unmask_entities: [],
+    state: 'active',
+    revoked_by: null,
+    source_request: null,
+    created_at: 1764380000,
+    updated_at: 1764380000,
+    ...overrides
+  };
+}
+
 /** An approval request as ApprovalRequest.to_dict() returns it (synthetic values). */
 export function approvalDict(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -117,6 +140,12 @@ export function approvalDict(overrides: Record<string, unknown> = {}): Record<st
     used_by_execution: null,
     execution_id: 'exe-1',
     updated_at: 1764380000.5,
+    statement_types: ['DELETE'],
+    tables_read: [],
+    tables_written: ['customers'],
+    tables: ['customers'],
+    columns: [],
+    masking: {},
     ...overrides
   };
 }

@@ -4,11 +4,12 @@ import {
   median,
   normalizeApproval,
   normalizeExecution,
+  normalizeGrant,
   normalizeStats,
   textList,
   toDate
 } from '../model';
-import { approvalDict, executionRow } from './gateway';
+import { approvalDict, executionRow, grantDict } from './gateway';
 
 describe('normalizeExecution', () => {
   it('reads a provenance row whose lists are JSON text', () => {
@@ -47,6 +48,35 @@ describe('normalizeApproval', () => {
     );
     expect(approval.tables).toEqual(['customers']);
     expect(approval.masking).toEqual(['email: EMAIL_ADDRESS']);
+  });
+
+  it('reads the one-entity-per-column prediction ApprovalRequest.to_dict() sends', () => {
+    const approval = normalizeApproval(
+      approvalDict({
+        statement_types: ['UPDATE'],
+        masking: {
+          'c.email': 'EMAIL_ADDRESS',
+          'c.note': 'checked by content',
+          'o.email': 'EMAIL_ADDRESS'
+        }
+      })
+    );
+    expect(approval.statementTypes).toEqual(['UPDATE']);
+    expect(approval.masking).toEqual([
+      'c.email: EMAIL_ADDRESS',
+      'c.note: checked by content',
+      'o.email: EMAIL_ADDRESS'
+    ]);
+    expect(approval.predictedEntities).toEqual(['EMAIL_ADDRESS']);
+    expect(approval.matched).toEqual([]);
+  });
+});
+
+describe('normalizeGrant', () => {
+  it('reads Grant.to_dict()', () => {
+    const grant = normalizeGrant(grantDict({ rules: [] }));
+    expect(grant).toMatchObject({ id: 'gr-1', user: 'ana', connection: 'prod', rules: [] });
+    expect(grant.endsAt?.toISOString()).toBe('2025-11-29T02:03:20.000Z');
   });
 });
 
