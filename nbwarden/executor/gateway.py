@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from nbwarden.approvals import (
@@ -57,6 +58,13 @@ class _Running:
     kernel_id: str | None
     cell_id: str | None
     handle: CancelHandle
+    started: float = field(default_factory=time.monotonic)
+
+    def progress(self) -> dict[str, Any]:
+        return {
+            "elapsed_s": round(time.monotonic() - self.started, 3),
+            "rows_fetched": self.handle.rows_fetched,
+        }
 
 
 @dataclass
@@ -127,8 +135,17 @@ class Gateway:
         running.handle.cancel()
         return True
 
+    def progress(self, execution_id: str, identity: Identity) -> dict[str, Any]:
+        """Elapsed time and rows fetched so far of a running execution; only its owner may ask."""
+        with self._lock:
+            running = self._running.get(execution_id)
+        if running is None or running.user != identity.user:
+            raise ExecutionError(f"execution {execution_id} is not running")
+        return {"execution_id": execution_id, **running.progress()}
+
     def running_executions(self) -> list[dict[str, Any]]:
-        """What runs now, so a kernel interrupt can be mapped to the execution to cancel."""
+        """What runs now, so a kernel interrupt can be mapped to the execution to cancel
+        and a kernel can show the progress of its cell."""
         with self._lock:
             return [
                 {
@@ -136,6 +153,7 @@ class Gateway:
                     "user": running.user,
                     "kernel_id": running.kernel_id,
                     "cell_id": running.cell_id,
+                    **running.progress(),
                 }
                 for execution_id, running in self._running.items()
             ]
@@ -312,6 +330,7 @@ class Gateway:
                     reasons=plan.verdict.reasons,
                     purpose=request.purpose,
                     execution_id=execution_id,
+                    lineage=plan.verdict,
                 )
             except Exception:
                 return self._finish(
@@ -522,6 +541,8 @@ def mask_text_or_withhold(masker: Masker, text: str) -> str:
 def approval_service(
     config: Config, store: ProvenanceStore, masker: Masker | None = None
 ) -> ApprovalService:
+    from nbwarden.masking.columns import hinted_entity
+
     rules = {
         name: ApproverRule(tuple(c.approvers), c.required_approvals)
         for name, c in config.connections.items()
@@ -543,6 +564,7 @@ def approval_service(
         rules,
         Notifier(config.notify.webhooks),
         mask_text=(lambda text: mask_text_or_withhold(masker, text)) if masker else None,
+        predict_entity=(lambda name: hinted_entity(masker.profile, name)) if masker else None,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 import logging
 import threading
@@ -44,7 +46,8 @@ class CancelHandle:
     """Cancels the statement running on one DB connection or process, from any thread.
 
     A driver cancel sent just before the statement reaches the server is lost, so once
-    cancelling is requested it is repeated until the runner detaches.
+    cancelling is requested it is repeated until the runner detaches. It also carries the
+    count of rows fetched so far, which the gateway reports as progress while it runs.
     """
 
     RETRY_S = 0.25
@@ -55,6 +58,7 @@ class CancelHandle:
         self._detached = threading.Event()
         self.requested = False
         self.timed_out = False
+        self.rows_fetched = 0
 
     def attach(self, cancel: CancelFunction) -> None:
         with self._lock:
@@ -160,6 +164,18 @@ def split_statements(code: str, dialect: str) -> list[str]:
 
 FetchResult = Callable[[int], tuple[pa.Table, list[str], bool, int | None]]
 
+FETCH_BATCH = 2000
+"""Rows per fetch: small enough that the rows-fetched counter moves during long results."""
+
+STREAMING_BACKENDS = {"postgresql": "postgres"}
+"""Backends whose driver buffers a whole result at execute unless asked for a server-side
+cursor, with the sqlglot dialect that tokenizes their SQL."""
+
+_QUERY_START = frozenset({TokenType.SELECT, TokenType.VALUES, TokenType.WITH})
+_NOT_IN_A_CURSOR = frozenset(
+    {TokenType.INSERT, TokenType.UPDATE, TokenType.DELETE, TokenType.MERGE, TokenType.INTO}
+)
+
 
 def _run_statements(
     conn: sa.Connection,
@@ -168,23 +184,50 @@ def _run_statements(
     handle: CancelHandle,
 ) -> FetchResult:
     last: sa.CursorResult[Any] | None = None
-    for statement in statements:
+    for index, statement in enumerate(statements):
         if handle.requested:
             raise StatementCancelled(handle.timed_out)
         if last is not None:
             last.close()
+        is_last = index == len(statements) - 1
+        options = {"stream_results": is_last and _streams(conn, statement)}
         last = (
-            conn.execute(sa.text(statement), params) if params else conn.exec_driver_sql(statement)
+            conn.execute(sa.text(statement), params, execution_options=options)
+            if params
+            else conn.exec_driver_sql(statement, execution_options=options)
         )
     if last is not None and last.returns_rows:
-        return _fetcher(last, list(last.keys()))
+        return _fetcher(last, list(last.keys()), handle)
     affected = last.rowcount if last is not None and last.rowcount >= 0 else None
     return lambda _cap: (pa.table({}), [], False, affected)
 
 
-def _fetcher(cursor: sa.CursorResult[Any], columns: list[str]) -> FetchResult:
+def _streams(conn: sa.Connection, statement: str) -> bool:
+    """Whether to read ``statement`` through a server-side cursor, so rows arrive in batches.
+
+    Only plain queries: PostgreSQL cannot declare a cursor over DML or ``SELECT INTO``.
+    """
+    dialect = STREAMING_BACKENDS.get(conn.dialect.name)
+    if dialect is None:
+        return False
+    try:
+        tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(statement)
+    except Exception:
+        return False
+    kinds = {token.token_type for token in tokens}
+    return bool(tokens) and tokens[0].token_type in _QUERY_START and not kinds & _NOT_IN_A_CURSOR
+
+
+def _fetcher(cursor: sa.CursorResult[Any], columns: list[str], handle: CancelHandle) -> FetchResult:
     def fetch(cap: int) -> tuple[pa.Table, list[str], bool, int | None]:
-        rows = cursor.fetchmany(cap + 1)
+        rows: list[Any] = []
+        while len(rows) <= cap:
+            wanted = min(FETCH_BATCH, cap + 1 - len(rows))
+            batch = cursor.fetchmany(wanted)
+            rows.extend(batch)
+            handle.rows_fetched = min(len(rows), cap)
+            if len(batch) < wanted:
+                break
         cursor.close()
         truncated = len(rows) > cap
         table, types = rows_to_arrow(unique_names(columns), [tuple(r) for r in rows[:cap]])
@@ -215,11 +258,26 @@ def rows_to_arrow(columns: list[str], rows: list[tuple[Any, ...]]) -> tuple[pa.T
     types: list[str] = []
     for index in range(len(columns)):
         values = [row[index] for row in rows]
-        is_binary = any(isinstance(v, bytes | bytearray | memoryview) for v in values)
-        array = _to_array([_plain(v) for v in values])
+        kinds = set(map(type, values)) - {type(None)}
+        is_binary = any(issubclass(kind, bytes | bytearray | memoryview) for kind in kinds)
+        array = _to_array(values if kinds <= _ARROW_READY else [_plain(v) for v in values])
         arrays.append(array)
         types.append("binary" if is_binary else str(array.type))
     return pa.Table.from_arrays(arrays, names=columns), types
+
+
+_ARROW_READY = {
+    str,
+    int,
+    float,
+    bool,
+    decimal.Decimal,
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+}
+"""Value types ``_plain`` passes through unchanged: a column of only these skips it."""
 
 
 def _plain(value: Any) -> Any:

@@ -14,6 +14,8 @@ import httpx
 
 GATEWAY_URL_ENV = "NBWARDEN_GATEWAY_URL"
 ASSERTION_SCHEME = "NBWarden-Assertion"
+PROGRESS_TIMEOUT_S = 2.0
+"""A progress poll is only decoration: never let a slow one hold up the cell."""
 
 
 class GatewayError(Exception):
@@ -70,6 +72,17 @@ class GatewayClient:
     def cancel(self, execution_id: str, assertion: str) -> dict[str, Any]:
         return self._call("POST", f"executions/{execution_id}/cancel", assertion, {})[1]
 
+    def progress(self, execution_id: str, assertion: str) -> dict[str, Any] | None:
+        """Elapsed time and rows fetched of a running execution; None once it is not running."""
+        status, payload = self._call(
+            "GET",
+            f"executions/{execution_id}/progress",
+            assertion,
+            accept=(200, 404),
+            timeout_s=PROGRESS_TIMEOUT_S,
+        )
+        return payload if status == 200 else None
+
     def connections(self, assertion: str) -> dict[str, Any]:
         return self._call("GET", "connections", assertion)[1]
 
@@ -83,10 +96,12 @@ class GatewayClient:
         assertion: str,
         body: dict[str, Any] | None = None,
         accept: tuple[int, ...] = (200,),
+        timeout_s: float | None = None,
     ) -> tuple[int, dict[str, Any]]:
         headers = {"Authorization": f"{ASSERTION_SCHEME} {assertion}"}
+        timeout = httpx.Timeout(timeout_s) if timeout_s else httpx.USE_CLIENT_DEFAULT
         try:
-            response = self._http.request(method, path, json=body, headers=headers)
+            response = self._http.request(method, path, json=body, headers=headers, timeout=timeout)
         except httpx.TimeoutException:
             raise GatewayError(f"the gateway did not answer {method} {path} in time") from None
         except httpx.HTTPError as exc:

@@ -114,6 +114,14 @@ def masking_summary(entity_counts: Mapping[str, int]) -> str:
     return f"masked {total:,} value{'' if total == 1 else 's'}: {detail}"
 
 
+def progress_text(elapsed_s: float, rows_fetched: int | None = None) -> str:
+    """``running on the gateway · 3.5 s · 12,000 rows fetched`` (rows only when known)."""
+    line = f"running on the gateway · {elapsed_s:.1f} s"
+    if rows_fetched is None:
+        return line
+    return f"{line} · {rows_fetched:,} row{'' if rows_fetched == 1 else 's'} fetched"
+
+
 def approval_text(approval: Mapping[str, Any], reasons: Sequence[str], rules: Sequence[str]) -> str:
     """One plain line for the live approval status of a flagged cell."""
     state = str(approval.get("state", "pending"))

@@ -1,6 +1,7 @@
 """One governed cell end to end, as the kernel sees it.
 
-POST ``execute``; while the call runs, show elapsed time; a 202 means the cell waits
+POST ``execute``; while the call runs, show elapsed time and, for SQL, the rows the
+gateway has fetched so far (``executions/current/progress``); a 202 means the cell waits
 for approval: poll ``approvals/{id}``, show its state in place, and once approved
 POST again with the ``approval_id``. A kernel interrupt (KeyboardInterrupt) cancels
 the running statement or withdraws the pending request before it propagates.
@@ -15,13 +16,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from nbwarden.kernel.client import GatewayClient, GatewayError
-from nbwarden.kernel.display import CellStatus, approval_text
+from nbwarden.kernel.display import CellStatus, approval_text, progress_text
 
 APPROVAL_TIMEOUT_ENV = "NBWARDEN_APPROVAL_TIMEOUT_S"
 POLL_INTERVAL_S = 0.5
 PROGRESS_AFTER_S = 1.0
 CURRENT_EXECUTION = "current"
-"""``executions/current/cancel``: the execution running for the assertion's kernel and cell."""
+"""``executions/current/cancel`` and ``.../progress``: the execution running for the
+assertion's kernel and cell."""
 FINAL_APPROVAL_STATES = frozenset({"approved", "rejected", "expired", "withdrawn"})
 
 
@@ -83,13 +85,13 @@ class GovernedRun:
     def _post(self, request: CellRequest, started: float) -> tuple[int, dict[str, Any]]:
         future = self._pool.submit(self.client.execute, asdict(request), self.assertion)
         try:
-            return self._wait(future, started)
+            return self._wait(future, started, request.kind == "sql")
         except KeyboardInterrupt:
             self._cancel()
             raise
 
     def _wait(
-        self, future: Future[tuple[int, dict[str, Any]]], started: float
+        self, future: Future[tuple[int, dict[str, Any]]], started: float, counts_rows: bool
     ) -> tuple[int, dict[str, Any]]:
         while True:
             try:
@@ -97,7 +99,17 @@ class GovernedRun:
             except TimeoutError:
                 elapsed = time.monotonic() - started
                 if elapsed >= PROGRESS_AFTER_S:
-                    self.status.show(f"running on the gateway · {elapsed:.1f} s", status="running")
+                    rows = self._rows_fetched() if counts_rows else None
+                    self.status.show(progress_text(elapsed, rows), status="running")
+
+    def _rows_fetched(self) -> int | None:
+        """Rows the gateway has fetched for this cell, or None when it cannot say (yet)."""
+        try:
+            progress = self.client.progress(CURRENT_EXECUTION, self.assertion)
+        except GatewayError:
+            return None
+        rows = progress.get("rows_fetched") if progress else None
+        return rows if isinstance(rows, int) else None
 
     def _cancel(self) -> None:
         """The answer naming the execution id has not come yet: cancel this cell's statement."""

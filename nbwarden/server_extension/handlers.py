@@ -209,6 +209,15 @@ class CancelHandler(NBWardenHandler):
         self.reply(await self.state.cancel(caller, execution_id))
 
 
+class ProgressHandler(NBWardenHandler):
+    kernel_callable = True
+
+    @authorized(action="read", resource="nbwarden:executions")
+    async def get(self, execution_id: str) -> None:  # type: ignore[override]
+        caller = self.require("analyst")
+        self.reply(self.state.progress(caller, execution_id))
+
+
 class ApprovalsHandler(NBWardenHandler):
     @authorized(action="read", resource="nbwarden:approvals")
     async def get(self) -> None:  # type: ignore[override]
@@ -325,6 +334,7 @@ ROUTES: list[tuple[str, type[NBWardenHandler]]] = [
     ("openapi.json", OpenAPIHandler),
     ("execute", ExecuteHandler),
     (rf"executions/{ID_PATTERN}/cancel", CancelHandler),
+    (rf"executions/{ID_PATTERN}/progress", ProgressHandler),
     ("approvals", ApprovalsHandler),
     (rf"approvals/{ID_PATTERN}", ApprovalHandler),
     (rf"approvals/{ID_PATTERN}/(approve|reject|withdraw)", ApprovalActionHandler),

@@ -175,6 +175,14 @@ def openapi_document(base_path: str) -> dict[str, Any]:
                 parameters=[_path_id("execution_id")],
             )
         },
+        "/executions/{execution_id}/progress": {
+            "get": _operation(
+                "elapsed time and rows fetched of the kernel's running cell ('current' only)",
+                _OBJECT,
+                (400, 404),
+                parameters=[_path_id("execution_id")],
+            )
+        },
         "/approvals": {
             "get": _operation("the approval queue", _LIST, parameters=[_query("state")])
         },

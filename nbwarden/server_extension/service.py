@@ -257,6 +257,27 @@ class ApiState:
             raise GatewayAPIError(409, str(exc) or "cannot cancel") from None
         return {"id": execution_id, "cancelled": bool(cancelled)}
 
+    def progress(self, caller: Caller, execution_id: str) -> dict[str, Any]:
+        """Elapsed time and rows fetched of the running execution of the kernel's asserted cell.
+
+        Only a kernel asks, for its own cell, so ``current`` is the only id accepted.
+        """
+        claims = caller.claims
+        if execution_id != CURRENT_EXECUTION or claims is None:
+            raise GatewayAPIError(400, "only a kernel may ask for the progress of its cell")
+        for running in self.gateway.running_executions():
+            if (
+                running["user"] == caller.user
+                and running["kernel_id"] == claims.kernel_id
+                and running["cell_id"] == claims.cell_id
+            ):
+                return {
+                    "id": running["execution_id"],
+                    "elapsed_s": running["elapsed_s"],
+                    "rows_fetched": running["rows_fetched"],
+                }
+        raise GatewayAPIError(404, "no running execution for this cell")
+
     async def _current_execution(self, caller: Caller) -> str:
         claims = caller.claims
         if claims is None:
