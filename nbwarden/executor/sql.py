@@ -194,12 +194,21 @@ def _run_statements(
         last = (
             conn.execute(sa.text(statement), params, execution_options=options)
             if params
-            else conn.exec_driver_sql(statement, execution_options=options)
+            else conn.exec_driver_sql(_literal_percent(conn, statement), execution_options=options)
         )
     if last is not None and last.returns_rows:
         return _fetcher(last, list(last.keys()), handle)
     affected = last.rowcount if last is not None and last.rowcount >= 0 else None
     return lambda _cap: (pa.table({}), [], False, affected)
+
+
+def _literal_percent(conn: sa.Connection, statement: str) -> str:
+    """Drivers with ``%s`` placeholders read every ``%`` as one (``LIKE 'a%'``, ``7 % 3``);
+    a statement sent without parameters has ``%`` doubled so it reaches the server as typed.
+    """
+    if conn.dialect.paramstyle in ("format", "pyformat"):
+        return statement.replace("%", "%%")
+    return statement
 
 
 def _streams(conn: sa.Connection, statement: str) -> bool:

@@ -195,3 +195,22 @@ def test_scrub_removes_urls_secrets_and_echoed_values() -> None:
     assert scrub_message("anything", [], None) == (
         "the database reported an error (details withheld)"
     )
+
+
+@pytest.mark.parametrize("backend", ["postgres", "mariadb", "sqlite", "duckdb"])
+def test_percent_signs_reach_the_server_as_typed(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = {
+        "postgres": lambda: request.getfixturevalue("postgres_url"),
+        "mariadb": lambda: request.getfixturevalue("mariadb_url"),
+        "sqlite": lambda: f"sqlite:///{tmp_path / 'p.sqlite'}",
+        "duckdb": lambda: f"duckdb:///{tmp_path / 'p.duckdb'}",
+    }[backend]()
+    runner = runner_for(url)
+    sql = "SELECT CASE WHEN 'a%b' LIKE 'a%' THEN 1 ELSE 0 END AS liked, 7 % 3 AS rest"
+    plain = runner.run("db", sql, None, CancelHandle())
+    bound = runner.run("db", sql + ", :n AS n", {"n": 5}, CancelHandle())
+    runner.dispose()
+    assert plain.table.to_pylist() == [{"liked": 1, "rest": 1}]
+    assert bound.table.to_pylist() == [{"liked": 1, "rest": 1, "n": 5}]

@@ -19,7 +19,7 @@ TABLE: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "openapi.json", None, ANY_USER),
     ("POST", "execute", {}, ANALYSTS),
     ("POST", "executions/e1/cancel", {}, ANALYSTS | APPROVERS),
-    ("GET", "executions/current/progress", None, ANALYSTS),
+    ("GET", "executions/e1/progress", None, ANALYSTS),
     ("GET", "approvals", None, ANALYSTS | APPROVERS),
     ("GET", "approvals/a1", None, ANALYSTS | APPROVERS),
     ("POST", "approvals/a1/approve", {"basis": "contract"}, APPROVERS),
