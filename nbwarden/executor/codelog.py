@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from sqlglot.dialects.dialect import Dialect
 from sqlglot import TokenType
+from sqlglot.dialects.dialect import Dialect
 
 STRING_TOKENS = frozenset(
     {
