@@ -139,7 +139,9 @@ def test_self_approval_and_approval_replay_with_changed_code(
 
     rows, events = recorded(workspace)
     refused = [row for row in rows if row["status"] in ("error", "blocked")]
-    assert len(refused) == 5, refused
+    assert len(refused) == 6, refused
+    self_approval = [r for r in refused if "gateway.authorization" in (r.get("rule_ids") or [])]
+    assert [r["user"] for r in self_approval] == ["dpo"], self_approval
     assert [e.state for e in events if e.approval_id == own] == ["pending"]
     assert_chain_verifies(workspace.config_path)
 
