@@ -37,38 +37,32 @@ def code_for_audit(kind: str, code: str, dialect: str | None) -> str:
     if kind == "sql":
         return sql_literals_replaced(code, dialect)
     if kind == "shell":
-        return _numbered(_SHELL_QUOTED, code)
+        return _numbered(code, _matches(_SHELL_QUOTED, code))
     return code
-
-
-def _numbered(pattern: re.Pattern[str], code: str) -> str:
-    numbers: dict[str, int] = {}
-
-    def placeholder(match: re.Match[str]) -> str:
-        number = numbers.setdefault(match.group(), len(numbers) + 1)
-        return f"'<string {number}>'"
-
-    return pattern.sub(placeholder, code)
 
 
 def sql_literals_replaced(code: str, dialect: str | None) -> str:
     """``code`` with each string literal replaced by a numbered placeholder."""
-    numbers: dict[str, int] = {}
-
-    def placeholder(literal: str) -> str:
-        number = numbers.setdefault(literal, len(numbers) + 1)
-        return f"'<string {number}>'"
-
     try:
         tokens = Dialect.get_or_raise(dialect).tokenize(code)
     except Exception:
-        return _numbered(_QUOTED, code)
+        return _numbered(code, _matches(_QUOTED, code))
+    spans = [(t.start, t.end + 1) for t in tokens if t.token_type in STRING_TOKENS]
+    return _numbered(code, spans)
+
+
+def _matches(pattern: re.Pattern[str], code: str) -> list[tuple[int, int]]:
+    return [match.span() for match in pattern.finditer(code)]
+
+
+def _numbered(code: str, spans: list[tuple[int, int]]) -> str:
+    """Replace each span (in order, not overlapping); equal texts get the same number."""
+    numbers: dict[str, int] = {}
     pieces: list[str] = []
     position = 0
-    for token in tokens:
-        if token.token_type in STRING_TOKENS:
-            pieces.append(code[position : token.start])
-            pieces.append(placeholder(code[token.start : token.end + 1]))
-            position = token.end + 1
+    for start, end in spans:
+        number = numbers.setdefault(code[start:end], len(numbers) + 1)
+        pieces += [code[position:start], f"'<string {number}>'"]
+        position = end
     pieces.append(code[position:])
     return "".join(pieces)
