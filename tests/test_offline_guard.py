@@ -28,5 +28,5 @@ def test_loopback_stays_reachable():
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(1)
-        with socket.create_connection(server.getsockname(), timeout=2):
-            pass
+        with socket.create_connection(server.getsockname(), timeout=2) as client:
+            assert client.getpeername() == server.getsockname()
