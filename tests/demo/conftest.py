@@ -6,13 +6,14 @@ import json
 import os
 import pwd
 import secrets
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from tests.kernel.kernelspecs import can_run_as
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEM_PYTHON = "/usr/bin/python3.11"
@@ -49,10 +50,10 @@ def kernel_jupyter_path(tmp_path_factory: pytest.TempPathFactory) -> str | None:
     except KeyError:
         return None
     site_packages = next(p for p in sys.path if p.endswith("site-packages"))
-    env = {"PYTHONPATH": f"{site_packages}:{REPO}"}
-    if _can_run(user, sys.executable, {}):
+    env = {"PYTHONPATH": f"{REPO / 'tests' / '_offline'}:{site_packages}:{REPO}"}
+    if can_run_as(user, sys.executable, {}):
         return None
-    if not _can_run(user, SYSTEM_PYTHON, env):
+    if not can_run_as(user, SYSTEM_PYTHON, env):
         return None
     spec = json.loads((REPO / "share/jupyter/kernels/nbwarden/kernel.json").read_text())
     spec["argv"][0] = SYSTEM_PYTHON
@@ -62,19 +63,3 @@ def kernel_jupyter_path(tmp_path_factory: pytest.TempPathFactory) -> str | None:
     spec_dir.mkdir(parents=True)
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
     return str(directory)
-
-
-def _can_run(user: pwd.struct_passwd, interpreter: str, env: dict[str, str]) -> bool:
-    try:
-        done = subprocess.run(
-            [interpreter, "-c", "import ipykernel, nbwarden.kernel"],
-            user=user.pw_uid,
-            group=user.pw_gid,
-            extra_groups=[],
-            env={"PATH": "/usr/bin:/bin", **env},
-            cwd="/",
-            capture_output=True,
-        )
-    except OSError:
-        return False
-    return done.returncode == 0

@@ -23,11 +23,11 @@ def runnable_kernelspec(directory: Path, user: pwd.struct_passwd | None) -> str:
     This venv's interpreter may live under /root (mode 0700); then the system
     Python 3.11 runs the kernel with the venv's packages on PYTHONPATH.
     """
-    if user is None or _can_run(user, sys.executable, {}):
+    if user is None or can_run_as(user, sys.executable, {}):
         return "nbwarden"
     interpreter = "/usr/bin/python3.11"
     env = {"PYTHONPATH": f"{REPO / 'tests' / '_offline'}:{SITE_PACKAGES}:{REPO}"}
-    if not _can_run(user, interpreter, env):
+    if not can_run_as(user, interpreter, env):
         pytest.skip("no Python interpreter with ipykernel that the kernel user can run")
     spec_dir = directory / "jupyter" / "kernels" / "nbwarden-as-user"
     spec_dir.mkdir(parents=True)
@@ -39,7 +39,7 @@ def runnable_kernelspec(directory: Path, user: pwd.struct_passwd | None) -> str:
     return "nbwarden-as-user"
 
 
-def _can_run(user: pwd.struct_passwd, interpreter: str, env: dict[str, str]) -> bool:
+def can_run_as(user: pwd.struct_passwd, interpreter: str, env: dict[str, str]) -> bool:
     try:
         done = subprocess.run(
             [interpreter, "-c", "import ipykernel, nbwarden.kernel"],
