@@ -75,6 +75,7 @@ class _Plan:
     identity: Identity
     code_sha256: str
     code_masked: str
+    purpose_masked: str | None = None
     dialect: str | None = None
     verdict: Any = None
     refusal: ExecutionError | None = None
@@ -195,6 +196,8 @@ class Gateway:
             return plan
         try:
             plan.code_masked = self.masker.mask_text(self._code_for_audit(request)).text
+            if request.purpose:
+                plan.purpose_masked = self.masker.mask_text(request.purpose).text
         except Exception:
             plan.code_masked = "<code not recorded: masking failed>"
             plan.refusal = ExecutionError("masking the cell failed: nothing ran", "withheld")
@@ -304,7 +307,7 @@ class Gateway:
             notebook=request.notebook,
             cell_id=request.cell_id,
             execution_count=request.execution_count,
-            purpose=request.purpose,
+            purpose=plan.purpose_masked,
             legal_basis=auth.basis if auth else None,
             statement_types=list(getattr(verdict, "statement_types", ())),
             tables_read=list(getattr(verdict, "tables_read", ())),
@@ -328,7 +331,7 @@ class Gateway:
                     code_masked=plan.code_masked,
                     rules=plan.verdict.rules,
                     reasons=plan.verdict.reasons,
-                    purpose=request.purpose,
+                    purpose=plan.purpose_masked,
                     execution_id=execution_id,
                     lineage=plan.verdict,
                 )

@@ -362,3 +362,16 @@ def test_database_that_is_down_gives_a_clear_error_without_secrets(
         assert secret not in outcome.error
     stored = record(gateway, outcome)
     assert stored["status"] == "error" and "Pw-9f3k2" not in json.dumps(stored, default=str)
+
+
+def test_personal_data_in_the_purpose_is_masked_in_the_record(
+    make_gateway: GatewayMaker, customers: list[dict[str, Any]]
+) -> None:
+    gateway = make_gateway()
+    email = customers[0]["email"]
+    plain = run(gateway, SAFE_SELECT, purpose=f"complaint from {email}")
+    held = run(gateway, FLAGGED, purpose=f"complaint from {email}")
+    assert plain.status == "ok" and held.status == "pending"
+    assert record(gateway, plain)["purpose"].startswith("complaint from ")
+    assert_no_raw(plain, gateway, [email])
+    assert_no_raw(held, gateway, [email])
