@@ -39,6 +39,7 @@ from nbwarden.provenance.schema import (
     EXECUTION_STARTS,
     GENESIS_HASH,
     canonical_body_sql,
+    subject_key,
 )
 
 SUBJECTS_PER_EXECUTION = 5
@@ -77,12 +78,15 @@ def _stage_subjects(con: duckdb.DuckDBPyConnection, executions: int, pool: int, 
         keyed_hash(key, f"{EMAIL}\x1f{normalize_identifier(EMAIL, subject_email(j))}")
         for j in range(pool)
     ]
-    con.register("pool_arrow", pa.table({"j": range(pool), "subject_hmac": hmacs}))
+    keys = [subject_key(digest) for digest in hmacs]
+    con.register(
+        "pool_arrow", pa.table({"j": range(pool), "subject_hmac": hmacs, "subject_key": keys})
+    )
     con.execute("CREATE TABLE pool AS SELECT * FROM pool_arrow")
     con.execute(
         """CREATE TABLE si AS SELECT s.id AS execution_id, 'EMAIL_ADDRESS' AS entity_type,
              p.subject_hmac, 'email' AS result_column, 'customers.email' AS source,
-             (k.k % 5 <> 0) AS masked
+             (k.k % 5 <> 0) AS masked, p.subject_key
            FROM s, range(?) k(k), pool p
            WHERE p.j = hash(s.seq, k.k) % ?""",
         [SUBJECTS_PER_EXECUTION, pool],

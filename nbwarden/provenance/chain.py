@@ -21,6 +21,7 @@ from nbwarden.provenance.schema import (
     GENESIS_HASH,
     REF_COLUMN,
     SUBJECT_INDEX,
+    SUBJECT_KEY_SQL,
     SUBJECT_LINE_SQL,
     canonical_body_sql,
 )
@@ -51,13 +52,16 @@ def chain_hashes(key: bytes, prev_hash: str, bodies: Iterable[str]) -> list[str]
 
 
 def subject_digests_sql(source: str = SUBJECT_INDEX) -> str:
-    """Per execution: the count and digest of its subject rows (sha256 of sorted lines).
+    """Per execution: the count and digest of its subject rows (sha256 of sorted lines),
+    and how many of them have a lookup key that does not match their HMAC.
 
     ``list_sort`` over a grouped ``list`` costs about half of an ordered ``string_agg``.
     """
     return (
         "SELECT execution_id, count(*) AS n, sha256(array_to_string(list_sort(list("
-        f"{SUBJECT_LINE_SQL})), chr(10))) AS digest FROM {source} GROUP BY execution_id"
+        f"{SUBJECT_LINE_SQL})), chr(10))) AS digest,"
+        f" count(*) FILTER (WHERE subject_key IS DISTINCT FROM {SUBJECT_KEY_SQL}) AS bad_keys"
+        f" FROM {source} GROUP BY execution_id"
     )
 
 
@@ -171,6 +175,7 @@ def _table_query(position: int, table: str) -> str:
         digest_ok = (
             f"t.subjects_digest IS NOT DISTINCT FROM coalesce(d.digest, '{_EMPTY_DIGEST}')"
             " AND t.subject_count IS NOT DISTINCT FROM coalesce(d.n, 0)"
+            " AND coalesce(d.bad_keys, 0) = 0"
         )
     recomputed = hmac_sql(f"t.prev_hash || chr(10) || {canonical_body_sql(table, 't')}")
     return (

@@ -15,6 +15,7 @@ from nbwarden.provenance.schema import (
     EXECUTION_ENDS,
     EXECUTION_STARTS,
     SUBJECT_INDEX,
+    subject_key,
 )
 
 JSON_FIELDS = (
@@ -166,14 +167,14 @@ def _latest_approvals(
 def dsar(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """One entry per execution whose result held a subject with one of the (type, hmac) pairs."""
     wanted = set(pairs)
-    hmacs = sorted({digest for _, digest in pairs})
+    keys = sorted({subject_key(digest) for _, digest in pairs})
     hits = [
         hit
         for hit in _records(
             con.execute(
                 f"""SELECT execution_id, entity_type, subject_hmac, result_column, source, masked
-                    FROM {SUBJECT_INDEX} WHERE subject_hmac IN ({_placeholders(len(hmacs))})""",
-                hmacs,
+                    FROM {SUBJECT_INDEX} WHERE subject_key IN ({_placeholders(len(keys))})""",
+                keys,
             )
         )
         if (hit["entity_type"], hit["subject_hmac"]) in wanted

@@ -60,9 +60,11 @@ from nbwarden.provenance.schema import (
     SUBJECT_COLUMNS,
     TIME_COLUMN,
     arrow_schema,
-    canonical_body_sql,
+    canonical_body,
+    epoch_us,
     migrate,
-    subject_line,
+    subject_key,
+    subject_lines,
 )
 from nbwarden.provenance.schema import SUBJECT_INDEX as SUBJECT_INDEX_TABLE
 
@@ -72,6 +74,7 @@ MAX_BATCH = 4096
 GROUP_COMMIT_LINGER_S = 0.0005
 MAX_QUEUE = 4 * MAX_BATCH
 """Callers block when this many appends wait, so a burst cannot starve durable calls."""
+SUBJECT_HMAC_CACHE_ENTRIES = 200_000
 _CONTENT_SCHEMAS = {table: arrow_schema(columns) for table, columns in CHAINED_COLUMNS.items()}
 _SUBJECT_SCHEMA = arrow_schema(SUBJECT_COLUMNS)
 _OPEN_PATHS: set[Path] = set()
@@ -95,7 +98,7 @@ class _Append:
 
     table: str
     row: tuple[Any, ...]
-    subjects: list[tuple[Any, ...]]
+    subjects: pa.Table | None
     future: Future[int] | None
     seq: int = 0
 
@@ -123,6 +126,7 @@ class ProvenanceStore:
         self.read_only = read_only
         master = self._master_key(Path(audit.key_file), read_only)
         self._subject_key = derive_key(master, SUBJECT_INDEX)
+        self._subject_hmacs: dict[tuple[str, str], tuple[str, int]] = {}
         self._signing_key = derive_key(master, CHAIN_SIGNATURE)
         self._claim_path()
         try:
@@ -134,6 +138,8 @@ class ProvenanceStore:
         self._open_ids: set[str] = set()
         self._ids_lock = threading.Lock()
         self._closed = False
+        self._unflushed = False
+        """Set by a non-durable append; a read commits it first (read your own writes)."""
         self._deferred_error: ProvenanceError | None = None
         self._submit_lock = threading.Lock()
         self._maintenance = threading.Lock()
@@ -278,7 +284,7 @@ class ProvenanceStore:
         with self._ids_lock:
             self._open_ids.add(execution_id)
         try:
-            self._append(EXECUTION_STARTS, row, [], durable)
+            self._append(EXECUTION_STARTS, row, None, durable)
         except ProvenanceError:
             with self._ids_lock:
                 self._open_ids.discard(execution_id)
@@ -292,7 +298,7 @@ class ProvenanceStore:
             if execution_id not in self._open_ids:
                 raise ProvenanceError(f"execution {execution_id} is not open in this store")
             self._open_ids.discard(execution_id)
-        subjects = self._subject_rows(execution_id, end)
+        subjects = self._subject_table(execution_id, end)
         row = (  # the order of CHAINED_COLUMNS[EXECUTION_ENDS] after seq
             execution_id,
             utc_naive(end.ended_at),
@@ -302,8 +308,8 @@ class ProvenanceStore:
             _json(dict(end.source_columns)),
             _json(sorted(end.unmasked_columns)),
             _json(sorted(end.unmasked_entities)),
-            len(subjects),
-            subjects_digest([subject_line(*subject[1:]) for subject in subjects]),
+            subjects.num_rows if subjects is not None else 0,
+            subjects_digest(subject_lines(subjects)),
             end.error,
         )
         try:
@@ -313,20 +319,36 @@ class ProvenanceStore:
                 self._open_ids.add(execution_id)
             raise
 
-    def _subject_rows(self, execution_id: str, end: ExecutionEnd) -> list[tuple[Any, ...]]:
-        """Subject index rows in ``SUBJECT_COLUMNS`` order, one per (type, subject, column)."""
-        shown_columns, shown_entities = set(end.unmasked_columns), set(end.unmasked_entities)
-        seen: dict[tuple[str, str, str | None], tuple[Any, ...]] = {}
+    def _subject_table(self, execution_id: str, end: ExecutionEnd) -> pa.Table | None:
+        """Subject index rows in ``SUBJECT_COLUMNS`` order, one per (type, subject, column),
+        built column by column: a 1,000-row result names thousands of subjects."""
+        unique: dict[tuple[str, str, str | None], int] = {}
         for subject in end.subjects:
-            entity_type, column = subject.entity_type, subject.column
-            digest = self.subject_hmac(entity_type, subject.identifier)
-            key = (entity_type, digest, column)
-            if key in seen:
-                continue
-            shown = column in shown_columns or entity_type in shown_entities
-            source = end.source_columns.get(column or "")
-            seen[key] = (execution_id, entity_type, digest, column, source, not shown)
-        return list(seen.values())
+            digest, key = self._subject_hmac_and_key(subject.entity_type, subject.identifier)
+            unique.setdefault((subject.entity_type, digest, subject.column), key)
+        if not unique:
+            return None
+        entity_types, digests, columns = (list(part) for part in zip(*unique, strict=True))
+        shown_columns, shown_entities = set(end.unmasked_columns), set(end.unmasked_entities)
+        values = [
+            [execution_id] * len(unique),
+            entity_types,
+            digests,
+            columns,
+            [end.source_columns.get(column or "") for column in columns],
+            [
+                not (column in shown_columns or entity in shown_entities)
+                for entity, column in zip(entity_types, columns, strict=True)
+            ],
+            list(unique.values()),
+        ]
+        return pa.Table.from_arrays(
+            [
+                pa.array(column, field.type)
+                for column, field in zip(values, _SUBJECT_SCHEMA, strict=True)
+            ],
+            schema=_SUBJECT_SCHEMA,
+        )
 
     def record_approval(self, event: ApprovalEvent, *, durable: bool = True) -> None:
         row = (
@@ -337,17 +359,32 @@ class ProvenanceStore:
             utc_naive(event.time),
             _json(dict(event.details)),
         )
-        self._append(APPROVAL_EVENTS, row, [], durable)
+        self._append(APPROVAL_EVENTS, row, None, durable)
 
     def subject_hmac(self, entity_type: str, normalised_identifier: str) -> str:
-        """``keys.keyed_hash`` of type and identifier, through the one-shot C HMAC (hot path)."""
-        message = f"{entity_type}\x1f{normalised_identifier}".encode()
-        return hmac.digest(self._subject_key, message, "sha256").hex()
+        """``keys.keyed_hash`` of type and identifier, through the one-shot C HMAC."""
+        return self._subject_hmac_and_key(entity_type, normalised_identifier)[0]
+
+    def _subject_hmac_and_key(self, entity_type: str, identifier: str) -> tuple[str, int]:
+        """The HMAC and its lookup key. A bounded in-memory cache serves re-run cells,
+        whose results name the same subjects again (like the masker's caches, it never
+        reaches disk)."""
+        cache_key = (entity_type, identifier)
+        found = self._subject_hmacs.get(cache_key)
+        if found is None:
+            if len(self._subject_hmacs) >= SUBJECT_HMAC_CACHE_ENTRIES:
+                self._subject_hmacs.clear()
+            message = f"{entity_type}\x1f{identifier}".encode()
+            digest = hmac.digest(self._subject_key, message, "sha256").hex()
+            found = self._subject_hmacs[cache_key] = (digest, subject_key(digest))
+        return found
 
     def _append(
-        self, table: str, row: tuple[Any, ...], subjects: list[tuple[Any, ...]], durable: bool
+        self, table: str, row: tuple[Any, ...], subjects: pa.Table | None, durable: bool
     ) -> None:
         future: Future[int] | None = Future() if durable else None
+        if not durable:
+            self._unflushed = True
         self._submit(_Append(table, row, subjects, future))
         if future is not None:
             self._wait(future)
@@ -429,8 +466,9 @@ class ProvenanceStore:
         self._unpublished_head = None
 
     def _next_batch(self) -> list[_Append | _Command]:
-        """Block for one item, then take what is queued; linger once so callers that are
-        about to enqueue share the commit (group commit)."""
+        """Block for one item, then take what is queued. When several appends were
+        queued, callers are busy: linger once so those about to enqueue share the commit
+        (group commit). A lone append is committed at once, so one caller never waits."""
         batch = [self._queue.get()]
         for attempt in range(2):
             while len(batch) < MAX_BATCH:
@@ -438,8 +476,10 @@ class ProvenanceStore:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            if attempt == 0 and len(batch) < MAX_BATCH:
-                time.sleep(GROUP_COMMIT_LINGER_S)
+            appends = sum(isinstance(item, _Append) for item in batch)
+            if attempt == 1 or appends < 2 or len(batch) >= MAX_BATCH:
+                break
+            time.sleep(GROUP_COMMIT_LINGER_S)
         return batch
 
     def _execute_command(self, con: duckdb.DuckDBPyConnection, command: _Command) -> None:
@@ -486,20 +526,16 @@ class ProvenanceStore:
     def _insert_chained(self, con: duckdb.DuckDBPyConnection, appends: list[_Append]) -> None:
         """Give the batch the next seqs, link it to the head and insert it, table by table.
 
-        Each table's rows become one Arrow table built column by column; DuckDB computes
-        their canonical bodies (the verifier's own expression), one loop chains them.
+        Each table's rows become one Arrow table built column by column (which checks
+        their types); one loop chains their canonical bodies.
         """
         first = self._head_seq + 1
         by_table: dict[str, list[_Append]] = {}
         for seq, item in enumerate(appends, start=first):
             item.seq = seq
             by_table.setdefault(item.table, []).append(item)
-        bodies: list[str] = [""] * len(appends)
-        tables: dict[str, pa.Table] = {}
-        for table, items in by_table.items():
-            tables[table] = _content_table(table, items)
-            for item, body in zip(items, _canonical_bodies(con, table, tables[table]), strict=True):
-                bodies[item.seq - first] = body
+        tables = {table: _content_table(table, items) for table, items in by_table.items()}
+        bodies = [canonical_body(item.table, (item.seq, *item.row)) for item in appends]
         hashes = chain_hashes(self._signing_key, self._head_hash, bodies)
         prev_hashes = [self._head_hash, *hashes[:-1]]
         for table, arrow in tables.items():
@@ -508,9 +544,9 @@ class ProvenanceStore:
                 "prev_hash", pa.array([prev_hashes[i] for i in positions], pa.large_string())
             ).append_column("hash", pa.array([hashes[i] for i in positions], pa.large_string()))
             _insert_arrow(con, table, linked)
-        subjects = [subject for item in appends for subject in item.subjects]
+        subjects = [item.subjects for item in appends if item.subjects is not None]
         if subjects:
-            _insert_arrow(con, SUBJECT_INDEX_TABLE, _columns_table(subjects, _SUBJECT_SCHEMA))
+            _insert_arrow(con, SUBJECT_INDEX_TABLE, pa.concat_tables(subjects))
         self._head_seq += len(appends)
         self._head_hash = hashes[-1]
         self._since_checkpoint += len(appends)
@@ -519,7 +555,7 @@ class ProvenanceStore:
         created = utc_naive(None)
         checkpoint = Checkpoint(
             number=self._checkpoint_number + 1,
-            created_at_us=_epoch_us(created),
+            created_at_us=epoch_us(created),
             reason=reason,
             head_seq=self._head_seq,
             head_hash=self._head_hash,
@@ -614,11 +650,20 @@ class ProvenanceStore:
     def _reader(self) -> duckdb.DuckDBPyConnection:
         if self._closed:
             raise ProvenanceError("the audit store is closed")
+        self._settle()
         return self._db.cursor()
+
+    def _settle(self) -> None:
+        """Commit queued non-durable appends before a read, so it sees them."""
+        if self._unflushed and self._deferred_error is None:
+            self._unflushed = False
+            with contextlib.suppress(ProvenanceError):
+                self._run_command("flush")
 
     def verify(self) -> VerifyReport:
         if self._closed:
             raise ProvenanceError("the audit store is closed")
+        self._settle()
         try:
             with self._maintenance:
                 return verify_chain(self._db, self._signing_key, self.path)
@@ -721,33 +766,13 @@ def _content_table(table: str, items: list[_Append]) -> pa.Table:
     return _columns_table([(item.seq, *item.row) for item in items], _CONTENT_SCHEMAS[table])
 
 
-def _canonical_bodies(con: duckdb.DuckDBPyConnection, table: str, arrow: pa.Table) -> list[str]:
-    """The rows' canonical bodies in row order, by the SQL the verifier runs on stored rows."""
-    con.register("provenance_batch", arrow)
-    try:
-        sql = f"SELECT {canonical_body_sql(table)} FROM provenance_batch ORDER BY seq"
-        result = con.sql(sql).to_arrow_table()
-    finally:
-        con.unregister("provenance_batch")
-    bodies: list[str] = result.column(0).to_pylist()
-    return bodies
-
-
 def _insert_arrow(con: duckdb.DuckDBPyConnection, table: str, arrow: pa.Table) -> None:
-    con.register("provenance_rows", arrow)
-    try:
-        con.execute(f"INSERT INTO {table} SELECT * FROM provenance_rows")
-    finally:
-        con.unregister("provenance_rows")
+    con.from_arrow(arrow).insert_into(table)
 
 
 def _fail(item: _Append | _Command, error: ProvenanceError) -> None:
     if item.future is not None:
         item.future.set_exception(error)
-
-
-def _epoch_us(moment: datetime) -> int:
-    return (moment - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

@@ -6,9 +6,23 @@ from datetime import datetime
 
 import duckdb
 import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nbwarden.provenance.chain import hmac_pads, hmac_sql, record_hash
-from nbwarden.provenance.schema import APPROVAL_EVENTS, canonical_body_sql, table_schema
+from nbwarden.provenance.schema import (
+    APPROVAL_EVENTS,
+    CHAINED_COLUMNS,
+    EXECUTION_ENDS,
+    EXECUTION_STARTS,
+    SUBJECT_COLUMNS,
+    SUBJECT_LINE_SQL,
+    arrow_schema,
+    canonical_body,
+    canonical_body_sql,
+    subject_lines,
+    table_schema,
+)
 
 ROW = {
     "seq": 7,
@@ -35,6 +49,59 @@ def test_body_text_is_stable_for_batches_and_stored_rows() -> None:
     con.execute("CREATE TABLE approval_events AS SELECT * FROM batch")
     stored = con.execute(f"SELECT {canonical_body_sql(APPROVAL_EVENTS)} FROM approval_events")
     assert stored.fetchone() == (BODY,)
+
+
+def test_python_body_is_the_pinned_text() -> None:
+    assert canonical_body(APPROVAL_EVENTS, list(ROW.values())) == BODY
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+_VALUES = {
+    "BIGINT": st.integers(-(2**63), 2**63 - 1),
+    "VARCHAR": _TEXT,
+    "TIMESTAMP": st.datetimes(datetime(1900, 1, 1), datetime(2200, 1, 1)),
+}
+
+
+def _record(table: str) -> st.SearchStrategy[list[object]]:
+    return st.tuples(*(st.none() | _VALUES[kind] for _, kind in CHAINED_COLUMNS[table])).map(list)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from([EXECUTION_STARTS, EXECUTION_ENDS, APPROVAL_EVENTS]).flatmap(
+        lambda table: st.tuples(st.just(table), _record(table))
+    )
+)
+def test_python_body_is_the_verifiers_sql_body(record: tuple[str, list[object]]) -> None:
+    """The writer's Python text and the verifier's SQL agree on any values: control
+    characters, quotes, backslashes, non-ASCII, NULLs, negative times."""
+    table, values = record
+    con = duckdb.connect()
+    schema = (
+        table_schema(table).remove(len(CHAINED_COLUMNS[table])).remove(len(CHAINED_COLUMNS[table]))
+    )
+    batch = pa.Table.from_pylist([dict(zip(schema.names, values, strict=True))], schema=schema)
+    con.register("batch", batch)
+    [(expected,)] = con.execute(f"SELECT {canonical_body_sql(table)} FROM batch").fetchall()
+    assert canonical_body(table, values) == expected
+
+
+def test_subject_lines_are_the_verifiers_sql_lines() -> None:
+    rows = [
+        ("e1", "PERSON", "ab" * 32, "name", "customers.name", True, 1),
+        ("e1", "EMAIL_ADDRESS", "cd" * 32, None, None, False, 2),
+        ("e1", "PERSON", "ef" * 32, "nom_é", None, True, 3),
+    ]
+    names = [name for name, _ in SUBJECT_COLUMNS]
+    table = pa.Table.from_pylist(
+        [dict(zip(names, row, strict=True)) for row in rows], schema=arrow_schema(SUBJECT_COLUMNS)
+    )
+    con = duckdb.connect()
+    con.register("subjects", table)
+    query = f"SELECT {SUBJECT_LINE_SQL} FROM subjects"
+    expected = [line for (line,) in con.execute(query).fetchall()]
+    assert subject_lines(table) == expected
 
 
 def test_record_hash_is_keyed_and_linked() -> None:

@@ -174,6 +174,22 @@ def test_changed_subject_index_is_found(sealed: AuditConfig) -> None:
     assert report.first_bad == f"seq {seq} (execution_ends {execution_id})"
 
 
+def test_changed_subject_lookup_key_is_found(sealed: AuditConfig) -> None:
+    """A changed key would hide the subject from DSAR without touching the digest."""
+    [(execution_id, subject_hmac)] = query(
+        sealed, "SELECT execution_id, subject_hmac FROM subject_index LIMIT 1"
+    )
+    [(seq,)] = query(sealed, "SELECT seq FROM execution_ends WHERE id = ?", [execution_id])
+    forge(
+        sealed,
+        "UPDATE subject_index SET subject_key = subject_key + 1 WHERE subject_hmac = ?",
+        [subject_hmac],
+    )
+    report = verify(sealed)
+    assert not report.ok
+    assert report.first_bad == f"seq {seq} (execution_ends {execution_id})"
+
+
 def rehash_chain(audit: AuditConfig, con: duckdb.DuckDBPyConnection) -> None:
     """Relink every record with the real key, as someone holding it could."""
     key = derive_key(load_master_key(Path(audit.key_file)), CHAIN_SIGNATURE)
@@ -218,7 +234,7 @@ def test_subject_row_with_null_fields_is_found(sealed: AuditConfig) -> None:
     )
     forge(
         sealed,
-        "INSERT INTO subject_index VALUES (?, NULL, NULL, 'email', NULL, TRUE)",
+        "INSERT INTO subject_index VALUES (?, NULL, NULL, 'email', NULL, TRUE, NULL)",
         [execution_id],
     )
     report = verify(sealed)
@@ -230,7 +246,8 @@ def test_subject_row_with_null_fields_is_found(sealed: AuditConfig) -> None:
 def test_planted_subject_rows_are_found(sealed: AuditConfig) -> None:
     forge(
         sealed,
-        "INSERT INTO subject_index VALUES ('ghost', 'EMAIL_ADDRESS', 'ab', 'email', NULL, TRUE)",
+        "INSERT INTO subject_index VALUES"
+        " ('ghost', 'EMAIL_ADDRESS', 'ab', 'email', NULL, TRUE, 171)",
     )
     report = verify(sealed)
     assert not report.ok

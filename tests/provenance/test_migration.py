@@ -1,0 +1,42 @@
+"""A store written by an earlier schema version opens, migrates and keeps every answer."""
+
+from __future__ import annotations
+
+import duckdb
+
+from nbwarden.config import AuditConfig
+from nbwarden.identifiers import EMAIL
+from nbwarden.provenance import ProvenanceStore
+from nbwarden.provenance.schema import SCHEMA_VERSION
+from tests.provenance.history import record_history
+
+
+def downgrade_to_v1(audit: AuditConfig) -> None:
+    """Give the file the version 1 subject index: no lookup key, the HMAC text indexed."""
+    con = duckdb.connect(str(audit.path))
+    con.execute(
+        "CREATE TABLE v1 AS SELECT execution_id, entity_type, subject_hmac, result_column,"
+        " source, masked FROM subject_index"
+    )
+    con.execute("DROP TABLE subject_index")
+    con.execute("ALTER TABLE v1 RENAME TO subject_index")
+    con.execute("CREATE INDEX subject_hmac ON subject_index (subject_hmac)")
+    con.execute("DELETE FROM schema_version WHERE version > 1")
+    con.close()
+
+
+def test_version_1_store_migrates_and_keeps_dsar_and_verification(audit: AuditConfig) -> None:
+    with ProvenanceStore(audit) as store:
+        history = record_history(store, executions=30, people=10)
+    downgrade_to_v1(audit)
+    with ProvenanceStore(audit) as store:
+        assert store.verify().ok
+        for person in history.people:
+            found = {e["execution_id"] for e in store.dsar([(EMAIL, person.email)])}
+            assert found == history.seen_by.get(person.email, set())
+    con = duckdb.connect(str(audit.path), read_only=True)
+    assert con.execute("SELECT max(version) FROM schema_version").fetchone() == (SCHEMA_VERSION,)
+    indexes = {row[0] for row in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+    con.close()
+    assert "subject_key" in indexes
+    assert "subject_hmac" not in indexes
