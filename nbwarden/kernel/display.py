@@ -8,6 +8,8 @@ cell waits for approval or runs long, and finally shows the one-line summary.
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import html
 import uuid
 from collections.abc import Mapping, Sequence
@@ -46,12 +48,37 @@ class MaskedFrame(pd.DataFrame):
 
 
 def result_frame(result: Mapping[str, Any], execution_id: str | None) -> MaskedFrame:
-    frame = MaskedFrame(list(result.get("rows", [])), columns=list(result.get("columns", [])))
-    frame.nbwarden_masked = {  # type: ignore[attr-defined]
-        str(column): list(rows) for column, rows in dict(result.get("masked", {})).items()
-    }
+    """The payload as a DataFrame, with the column types the database gave: JSON carries
+    decimals and timestamps as text, and ``df.amount.sum()`` must add, not concatenate."""
+    columns = [str(column) for column in result.get("columns", [])]
+    masked = {str(column): list(rows) for column, rows in dict(result.get("masked", {})).items()}
+    types = list(result.get("types") or [])
+    values = list(zip(*result.get("rows", []), strict=True)) or [()] * len(columns)
+    frame = MaskedFrame(
+        {
+            index: _typed(list(column), types[index] if index < len(types) else "")
+            for index, column in enumerate(values)
+        }
+    )
+    frame.columns = pd.Index(columns)
+    frame.nbwarden_masked = masked  # type: ignore[attr-defined]
     frame.nbwarden_execution_id = execution_id  # type: ignore[attr-defined]
     return frame
+
+
+def _typed(values: list[Any], arrow_type: str) -> Any:
+    """Decimal, timestamp and date text back to values; a column that does not convert
+    (a masked cell holds a placeholder) stays as text."""
+    try:
+        if arrow_type.startswith("decimal"):
+            return [None if v is None else decimal.Decimal(v) for v in values]
+        if arrow_type.startswith("timestamp"):
+            return pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601")
+        if arrow_type.startswith("date"):
+            return [None if v is None else dt.date.fromisoformat(v) for v in values]
+    except (ValueError, TypeError, ArithmeticError):
+        return values
+    return values
 
 
 def render_table_html(frame: pd.DataFrame, masked: Mapping[str, Sequence[int]]) -> str:

@@ -119,6 +119,23 @@ def test_result_frame_styles_exactly_the_masked_cells() -> None:
     assert "70 more rows" in render_table_html(big, {})
 
 
+def test_result_frame_restores_database_types_except_masked_text() -> None:
+    result = {
+        "columns": ["amount", "at", "day", "ssn"],
+        "types": ["decimal128(7, 2)", "timestamp[us, tz=UTC]", "date32[day]", "decimal128(9, 0)"],
+        "rows": [
+            ["12.50", "2026-03-01T09:00:00+00:00", "2026-03-01", "<US_SSN>"],
+            ["0.25", None, None, "7"],
+        ],
+        "masked": {"ssn": [0]},
+    }
+    frame = result_frame(result, None)
+    assert frame["amount"].sum() == decimal.Decimal("12.75")
+    assert frame["at"].iloc[0] == pd.Timestamp("2026-03-01T09:00:00Z")
+    assert frame["day"].iloc[0] == dt.date(2026, 3, 1)
+    assert list(frame["ssn"]) == ["<US_SSN>", "7"]
+
+
 def test_approval_text_shows_rules_state_and_who_decided() -> None:
     pending = {"id": "ap1", "state": "pending"}
     text = approval_text(pending, ["needs a where"], ["sql.update_without_where"])
