@@ -133,7 +133,12 @@ class ApiState:
     def record_cell(
         self, user: str, kernel_id: str, kernel_name: str, cell_id: str, source: str
     ) -> str:
-        """Record one executed notebook cell of any kernel; raises when it cannot."""
+        """Record one executed notebook cell of any kernel; raises when it cannot.
+
+        The record is queued, not awaited: the writer commits it within milliseconds, and
+        any governed call the cell makes waits for its own start record, queued behind
+        this one. A failed commit makes the next record raise, which refuses that cell.
+        """
         from nbwarden.provenance import ExecutionStart
 
         start = ExecutionStart(
@@ -146,7 +151,7 @@ class ApiState:
             kernel_id=kernel_id,
             cell_id=cell_id or None,
         )
-        return str(self.gateway.store.record_start(start))
+        return str(self.gateway.store.record_start(start, durable=False))
 
     def end_cell(self, execution_id: str, status: str) -> None:
         from nbwarden.provenance import ExecutionEnd
