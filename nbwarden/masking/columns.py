@@ -85,23 +85,36 @@ class ColumnClassifier:
     def plan(self, name: str, column: pa.ChunkedArray) -> ColumnPlan:
         """The plan for a column; decided once per column name, type and sample, so a
         result seen before (a re-run cell, the next page) skips classification and NER."""
-        hint = hinted_entity(self._profile, name)
-        data_type = column.type
-        if is_nested_type(data_type):
-            return ColumnPlan("json", hint, "nested")
-        if not is_string_type(data_type):
-            if hint:
-                return ColumnPlan("entity", hint, "name")
-            if not pa.types.is_integer(data_type):
-                return ColumnPlan("skip")
-        sample = sample_values(column, self._profile.thresholds.column_sample)
-        key = (name, str(data_type), tuple(sample))
+        plan = self._plan_by_type(name, column)
+        if plan is not None:
+            return plan
+        key = self._key(name, column)
         plan = self._plans.get(key)
         if plan is None:
             if len(self._plans) >= PLAN_CACHE_ENTRIES:
                 self._plans.clear()
-            plan = self._plans[key] = self._plan_by_sample(name, data_type, hint, sample)
+            hint = hinted_entity(self._profile, name)
+            plan = self._plans[key] = self._plan_by_sample(name, column.type, hint, list(key[2]))
         return plan
+
+    def known_plan(self, name: str, column: pa.ChunkedArray) -> ColumnPlan | None:
+        """The plan if it needs no classifying: given by the type, or cached."""
+        plan = self._plan_by_type(name, column)
+        return plan if plan is not None else self._plans.get(self._key(name, column))
+
+    def _plan_by_type(self, name: str, column: pa.ChunkedArray) -> ColumnPlan | None:
+        hint = hinted_entity(self._profile, name)
+        if is_nested_type(column.type):
+            return ColumnPlan("json", hint, "nested")
+        if is_string_type(column.type):
+            return None
+        if hint:
+            return ColumnPlan("entity", hint, "name")
+        return None if pa.types.is_integer(column.type) else ColumnPlan("skip")
+
+    def _key(self, name: str, column: pa.ChunkedArray) -> tuple[str, str, tuple[str, ...]]:
+        sample = sample_values(column, self._profile.thresholds.column_sample)
+        return (name, str(column.type), tuple(sample))
 
     def _plan_by_sample(
         self, name: str, data_type: pa.DataType, hint: str | None, sample: list[str]
@@ -173,9 +186,14 @@ class ColumnClassifier:
 
 
 def _could_be_a_name(value: str) -> bool:
+    """Capitalised words without digits: NER is not asked about codes (``SKU-123``)."""
     words = value.split()
     capitalised = sum(1 for w in words if w[0].isupper())
-    return 1 <= len(words) <= 6 and capitalised >= 0.6 * len(words)
+    return (
+        1 <= len(words) <= 6
+        and capitalised >= 0.6 * len(words)
+        and not any(ch.isdigit() for ch in value)
+    )
 
 
 def _is_json_container(value: str) -> bool:

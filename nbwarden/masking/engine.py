@@ -52,7 +52,8 @@ _Out = TypeVar("_Out")
 class _Findings:
     column_findings: dict[str, Counter[str]] = field(default_factory=dict)
     entity_counts: Counter[str] = field(default_factory=Counter)
-    subjects: set[SubjectRef] = field(default_factory=set)
+    subjects: dict[SubjectRef, None] = field(default_factory=dict)
+    """Ordered by first sighting, so equal inputs list their subjects in equal order."""
     masked_cells: dict[str, list[int]] = field(default_factory=dict)
 
     def result(self, table: pa.Table) -> MaskResult:
@@ -60,23 +61,37 @@ class _Findings:
             table=table,
             entity_counts=dict(self.entity_counts),
             column_findings={c: dict(v) for c, v in self.column_findings.items() if v},
-            subjects=sorted(
-                self.subjects, key=lambda s: (s.entity_type, s.identifier, s.column or "")
-            ),
+            subjects=list(self.subjects),
             masked_cells=self.masked_cells,
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Value:
-    """The outcome for one distinct value: its replacement (None: unchanged) and what it held."""
+    """The outcome for one distinct value: its replacement (None: unchanged), the
+    (entity type, normalised identifier) of each detection, and the entity types masked.
+    Outcomes are cached and shared, hence immutable."""
 
     replacement: str | None
-    detections: list[tuple[str, str]]
-    masked_entities: list[str]
+    found: tuple[tuple[str, str], ...]
+    masked_entities: tuple[str, ...]
 
 
-_UNCHANGED = _Value(None, [], [])
+_UNCHANGED = _Value(None, (), ())
+
+
+@dataclass(frozen=True)
+class _WholeValue:
+    """A value of an entity column, ready for every later sighting: its outcome masked
+    and shown (an approved unmasking), and what it tells the rest of the result."""
+
+    folded: str
+    name_words: tuple[str, ...]
+    masked: _Value
+    shown: _Value
+
+
+_BLANK = _WholeValue("", (), _UNCHANGED, _UNCHANGED)
 
 
 class Masker:
@@ -100,6 +115,8 @@ class Masker:
         self.names = NameFinder(spacy_model, profile)
         self._identifiers: dict[tuple[str, str], str] = {}
         self._replacements: dict[tuple[str, str], str] = {}
+        self._wholes: dict[str, dict[str, _WholeValue]] = {}
+        self._whole_entries = 0
         self.operators = Operators(profile, pseudonym_key, self.identifier)
         self.classifier = ColumnClassifier(profile, self.scanner, self.names.is_person)
 
@@ -144,7 +161,7 @@ class Masker:
         session = _Session(self, frozenset(), frozenset())
         outcome = session.free_texts([text])[0]
         counts = Counter(outcome.masked_entities)
-        subjects = sorted({session.subject(e, raw, None) for e, raw in outcome.detections})
+        subjects = sorted({SubjectRef(e, identifier, None) for e, identifier in outcome.found})
         masked = outcome.replacement if outcome.replacement is not None else text
         return TextMaskResult(text=masked, entity_counts=dict(counts), subjects=subjects)
 
@@ -152,6 +169,7 @@ class Masker:
         """Forget cached validations and normalisations (benchmarks measure cold runs)."""
         self._identifiers.clear()
         self._replacements.clear()
+        self._clear_wholes()
         self.classifier.clear_cache()
         self.scanner.clear_cache()
         phone_e164.cache_clear()
@@ -170,6 +188,35 @@ class Masker:
             found = self._replacements[key] = self.operators.apply(entity, raw)
         return found
 
+    def whole_values(self, entity: str, values: list[str | None]) -> list[_WholeValue | None]:
+        """The cached outcome of each value of an entity column (None for a null)."""
+        cache = self._wholes.setdefault(entity, {})
+        wholes = [cache.get(value) if value is not None else None for value in values]
+        for position, (value, whole) in enumerate(zip(values, wholes, strict=True)):
+            if whole is None and value is not None:
+                wholes[position] = self._whole_value(entity, value, cache)
+        return wholes
+
+    def _whole_value(self, entity: str, value: str, cache: dict[str, _WholeValue]) -> _WholeValue:
+        raw = value.strip()
+        if not raw:
+            whole = _BLANK
+        else:
+            found = ((entity, self.identifier(entity, raw)),)
+            words = _name_words(raw) if entity == PERSON else ()
+            masked = _Value(self.replacement(entity, raw), found, (entity,))
+            whole = _WholeValue(raw.casefold(), words, masked, _Value(None, found, ()))
+        if self._whole_entries >= CACHE_ENTRIES:
+            self._clear_wholes()
+        self._whole_entries += 1
+        cache[value] = whole
+        return whole
+
+    def _clear_wholes(self) -> None:
+        for cache in self._wholes.values():
+            cache.clear()
+        self._whole_entries = 0
+
     def identifier(self, entity: str, raw: str) -> str:
         """Normalised identifier; national phone numbers get the region that validates them."""
         key = (entity, raw)
@@ -186,6 +233,12 @@ class Masker:
             if e164 is not None:
                 return e164
         return normalize_identifier(entity, raw)
+
+
+def _name_words(raw: str) -> tuple[str, ...]:
+    return tuple(
+        token.casefold() for token in _NAME_WORD.findall(raw) if len(token) >= _MIN_NAME_TOKEN
+    )
 
 
 def _fail_closed(function: Callable[[_In], _Out], argument: _In) -> _Out:
@@ -221,16 +274,12 @@ class _Session:
         self.known_values: dict[str, str] = {}
         self.known_name_tokens: set[str] = set()
         self._column_unmasked = False
-
-    def subject(self, entity: str, raw: str, column: str | None) -> SubjectRef:
-        return SubjectRef(entity, self.masker.identifier(entity, raw), column)
+        self._values_read = True
+        self._name_words_read = True
 
     def mask(self, table: pa.Table) -> MaskResult:
-        if not self.plans and table.num_rows <= CANDIDATE_CACHE_MAX_VALUES:
-            self._prefetch_candidates(table)
-        for index, name in enumerate(table.column_names):
-            if index not in self.plans:
-                self.plans[index] = self.masker.classifier.plan(name, table.column(index))
+        if len(self.plans) < table.num_columns:
+            self._plan(table)
         columns: list[pa.ChunkedArray | pa.Array] = list(table.columns)
         findings = _Findings()
         order = sorted(self.plans, key=lambda i: _PLAN_ORDER[self.plans[i].kind])
@@ -243,16 +292,38 @@ class _Session:
             )
         return findings.result(pa.Table.from_arrays(columns, names=table.column_names))
 
-    def _prefetch_candidates(self, table: pa.Table) -> None:
-        """Prefilter the distinct values of every text-like column in one call: RE2
-        compiles the patterns per call, which would otherwise dominate small results."""
+    def _plan(self, table: pa.Table) -> None:
+        classifier = self.masker.classifier
+        unplanned = []
+        for index, name in enumerate(table.column_names):
+            if index not in self.plans:
+                plan = classifier.known_plan(name, table.column(index))
+                if plan is None:
+                    unplanned.append(index)
+                else:
+                    self.plans[index] = plan
+        if unplanned and table.num_rows <= CANDIDATE_CACHE_MAX_VALUES:
+            self._prefetch_candidates(table, unplanned)
+        for index in unplanned:
+            self.plans[index] = classifier.plan(table.column_names[index], table.column(index))
+        kinds = {plan.kind for plan in self.plans.values()}
+        self._values_read = bool(kinds & {"scan", "json"})
+        self._name_words_read = bool(kinds & {"free_text", "json"})
+
+    def _prefetch_candidates(self, table: pa.Table, indices: list[int]) -> None:
+        """Prefilter the distinct values of the columns to classify in one call: RE2
+        compiles the patterns per call, which would otherwise dominate small results.
+        A column named for an entity needs no candidates (it is masked whole), nor does
+        a JSON document (its leaves are scanned)."""
         arrays = [
-            pc.unique(_as_strings(column).combine_chunks())
-            for column in table.columns
-            if is_string_type(column.type) or pa.types.is_integer(column.type)
+            pc.unique(_as_strings(table.column(index)).combine_chunks())
+            for index in indices
+            if not hinted_entity(self.profile, table.column_names[index])
         ]
         if arrays:
-            self.masker.scanner.prefetch(pc.unique(pa.concat_arrays(arrays)))
+            values = pc.unique(pa.concat_arrays(arrays))
+            documents = pc.match_substring_regex(values, r"^\s*[\[{]").fill_null(True)
+            self.masker.scanner.prefetch(values.filter(pc.invert(documents)))
 
     def _mask_column(
         self, name: str, column: pa.ChunkedArray, plan: ColumnPlan, findings: _Findings
@@ -265,7 +336,10 @@ class _Session:
         outcomes = self._outcomes(plan, uniques)
         indices = encoded.indices
         counts = np.bincount(indices.drop_null().to_numpy(), minlength=len(uniques)).tolist()
-        self._record(name, outcomes, counts, findings)
+        if plan.kind == "entity" and plan.entity:
+            self._record_whole(name, plan.entity, outcomes, counts, findings)
+        else:
+            self._record(name, outcomes, counts, findings)
         changed = [o.replacement is not None for o in outcomes]
         if not any(changed):
             return _as_strings(column)
@@ -291,15 +365,32 @@ class _Session:
     ) -> None:
         column_counts = findings.column_findings.setdefault(name, Counter())
         subjects = findings.subjects
-        identifier = self.masker.identifier
         for outcome, count in zip(outcomes, counts, strict=True):
-            if not outcome.detections or count == 0:
+            if not outcome.found or count == 0:
                 continue
-            for entity, raw in outcome.detections:
+            for entity, identifier in outcome.found:
                 column_counts[entity] += count
-                subjects.add(SubjectRef(entity, identifier(entity, raw), name))
+                subjects[SubjectRef(entity, identifier, name)] = None
             for entity in outcome.masked_entities:
                 findings.entity_counts[entity] += count
+
+    def _record_whole(
+        self, name: str, entity: str, outcomes: list[_Value], counts: list[int], findings: _Findings
+    ) -> None:
+        """``_record`` for an entity column, where each outcome holds one detection."""
+        total = 0
+        identifiers: list[str] = []
+        for outcome, count in zip(outcomes, counts, strict=True):
+            if outcome.found and count:
+                total += count
+                identifiers.append(outcome.found[0][1])
+        if not total:
+            return
+        findings.column_findings.setdefault(name, Counter())[entity] += total
+        if self._masks(entity):
+            findings.entity_counts[entity] += total
+        make = SubjectRef._make
+        findings.subjects.update(dict.fromkeys(make((entity, i, name)) for i in identifiers))
 
     def _masks(self, entity: str) -> bool:
         return not self._column_unmasked and entity not in self.unmask_entities
@@ -309,36 +400,31 @@ class _Session:
         the result and its name words in free text are masked too."""
         self.known_values[raw.casefold()] = entity
         if entity == PERSON:
-            for token in _NAME_WORD.findall(raw):
-                if len(token) >= _MIN_NAME_TOKEN:
-                    self.known_name_tokens.add(token.casefold())
+            self.known_name_tokens.update(_name_words(raw))
+
+    def _remember_wholes(self, entity: str, wholes: list[_WholeValue | None]) -> None:
+        """``_remember`` for the values of an entity column, skipped when no column of
+        the result reads what it would note."""
+        if self._values_read:
+            folded = [w.folded for w in wholes if w is not None and w.folded]
+            self.known_values.update(dict.fromkeys(folded, entity))
+        if self._name_words_read and entity == PERSON:
+            for whole in wholes:
+                if whole is not None:
+                    self.known_name_tokens.update(whole.name_words)
 
     def _whole_values(self, entity: str, values: list[str | None]) -> list[_Value]:
-        """``_whole`` for every distinct value of an entity column, in one loop."""
+        """The whole of every distinct value of an entity column is the entity."""
+        wholes = self.masker.whole_values(entity, values)
+        self._remember_wholes(entity, wholes)
         masks = self._masks(entity)
-        replacement = self.masker.replacement
-        outcomes: list[_Value] = []
-        for value in values:
-            raw = value.strip() if value is not None else ""
-            if not raw:
-                outcomes.append(_UNCHANGED)
-                continue
-            self._remember(entity, raw)
-            detections = [(entity, raw)]
-            if masks:
-                outcomes.append(_Value(replacement(entity, raw), detections, [entity]))
-            else:
-                outcomes.append(_Value(None, detections, []))
-        return outcomes
+        return [
+            _UNCHANGED if whole is None else whole.masked if masks else whole.shown
+            for whole in wholes
+        ]
 
     def _whole(self, entity: str, value: str | None) -> _Value:
-        if value is None or not value.strip():
-            return _Value(None, [], [])
-        raw = value.strip()
-        self._remember(entity, raw)
-        if not self._masks(entity):
-            return _Value(None, [(entity, raw)], [])
-        return _Value(self.masker.replacement(entity, raw), [(entity, raw)], [entity])
+        return self._whole_values(entity, [value])[0]
 
     def _scan(self, uniques: list[str | None], lenient: bool = False) -> list[_Value]:
         hits = self.masker.scanner.candidate_rules(pa.array(uniques, pa.string()))
@@ -346,7 +432,7 @@ class _Session:
         for position, value in enumerate(uniques):
             rule_indices = hits.get(position)
             if value is None:
-                outcomes.append(_Value(None, [], []))
+                outcomes.append(_UNCHANGED)
                 continue
             known = self.known_values.get(value.strip().casefold())
             if known is not None:
@@ -371,10 +457,10 @@ class _Session:
             if text is None:
                 spans_per_text.append([])
                 continue
-            spans = scanner.find(text, rule_indices) if rule_indices else []
-            spans = resolve_overlaps(spans + self._known_name_spans(text))
+            found = scanner.find(text, rule_indices) if rule_indices else []
+            spans = resolve_overlaps(found + self._known_name_spans(text))
             spans_per_text.append(spans)
-            for window in self.masker.names.windows(text, spans):
+            for window in self.masker.names.windows(text, spans + _people(found)):
                 windows.setdefault(text[window[0] : window[1]], []).append((index, window[0]))
         snippets = list(windows)
         for snippet, found in zip(snippets, self.masker.names.find(snippets), strict=True):
@@ -383,9 +469,7 @@ class _Session:
                 spans_per_text[index] = resolve_overlaps(spans_per_text[index] + shifted)
         names = self.masker.names
         return [
-            _Value(None, [], [])
-            if text is None
-            else self._apply_spans(text, names.extend(text, spans))
+            _UNCHANGED if text is None else self._apply_spans(text, names.extend(text, spans))
             for text, spans in zip(texts, spans_per_text, strict=True)
         ]
 
@@ -401,16 +485,18 @@ class _Session:
 
     def _apply_spans(self, text: str, spans: list[Span]) -> _Value:
         if not spans:
-            return _Value(None, [], [])
+            return _UNCHANGED
         detections = [(s.entity, text[s.start : s.end]) for s in spans]
         for entity, raw in detections:
             self._remember(entity, raw.strip())
+        identifier = self.masker.identifier
+        found = tuple((entity, identifier(entity, raw)) for entity, raw in detections)
         to_mask = [s for s in spans if self._masks(s.entity)]
         if not to_mask:
-            return _Value(None, detections, [])
+            return _Value(None, found, ())
         replacements = [self.masker.replacement(s.entity, text[s.start : s.end]) for s in to_mask]
         masked = replace_spans(text, to_mask, replacements)
-        return _Value(masked, detections, [s.entity for s in to_mask])
+        return _Value(masked, found, tuple(s.entity for s in to_mask))
 
     def _json_values(self, values: list[str | None]) -> list[_Value]:
         """Mask JSON texts in place; a value that does not parse is masked as text."""
@@ -424,17 +510,17 @@ class _Session:
                 documents.append(value)
                 parsed.append(False)
         outcomes = []
-        for (masked, detections, entities), was_json in zip(
+        for (masked, found, entities), was_json in zip(
             _JsonBatch(self).mask(documents), parsed, strict=True
         ):
             if not entities:
-                outcomes.append(_Value(None, detections, []))
+                outcomes.append(_Value(None, tuple(found), ()))
             elif was_json:
                 outcomes.append(
-                    _Value(json.dumps(masked, ensure_ascii=False), detections, entities)
+                    _Value(json.dumps(masked, ensure_ascii=False), tuple(found), tuple(entities))
                 )
             else:
-                outcomes.append(_Value(masked, detections, entities))
+                outcomes.append(_Value(masked, tuple(found), tuple(entities)))
         return outcomes
 
     def _mask_nested(self, name: str, column: pa.ChunkedArray, findings: _Findings) -> pa.Array:
@@ -443,11 +529,11 @@ class _Session:
         changed_rows: list[int] = []
         column_counts = findings.column_findings.setdefault(name, Counter())
         results = _JsonBatch(self).mask(column.to_pylist())
-        for row, (masked, detections, entities) in enumerate(results):
+        for row, (masked, found, entities) in enumerate(results):
             masked_documents.append(masked)
-            for entity, raw in detections:
+            for entity, identifier in found:
                 column_counts[entity] += 1
-                findings.subjects.add(self.subject(entity, raw, name))
+                findings.subjects[SubjectRef(entity, identifier, name)] = None
             findings.entity_counts.update(entities)
             if entities:
                 changed_rows.append(row)
@@ -461,6 +547,12 @@ class _Session:
                 None if v is None else json.dumps(v, ensure_ascii=False) for v in masked_documents
             ]
             return pa.array(dumped, pa.string())
+
+
+def _people(spans: list[Span]) -> list[Span]:
+    """PERSON spans that a cue word found: their words need no NER even where a known
+    name word won the overlap (the span around that word grows over the rest)."""
+    return [span for span in spans if span.entity == PERSON]
 
 
 _PLAN_ORDER = {"entity": 0, "scan": 1, "skip": 2, "json": 3, "free_text": 4}
@@ -495,10 +587,10 @@ class _JsonBatch:
         outcomes = iter(self._resolve(leaves))
         results = []
         for document in documents:
-            detections: list[tuple[str, str]] = []
+            found: list[tuple[str, str]] = []
             entities: list[str] = []
-            rebuilt = self._rebuild(document, None, outcomes, detections, entities)
-            results.append((rebuilt, detections, entities))
+            rebuilt = self._rebuild(document, None, outcomes, found, entities)
+            results.append((rebuilt, found, entities))
         return results
 
     def _leaf(self, node: Any, key: str | None) -> _Leaf | None:
@@ -539,25 +631,23 @@ class _JsonBatch:
         for indices, values in batches:
             for index, value in zip(indices, values, strict=True):
                 outcomes[index] = value
-        return [o if o is not None else _Value(None, [], []) for o in outcomes]
+        return [o if o is not None else _UNCHANGED for o in outcomes]
 
     def _rebuild(
         self,
         node: Any,
         key: str | None,
         outcomes: Iterator[_Value],
-        detections: list[tuple[str, str]],
+        found: list[tuple[str, str]],
         entities: list[str],
     ) -> Any:
         if isinstance(node, dict):
-            return {
-                k: self._rebuild(v, str(k), outcomes, detections, entities) for k, v in node.items()
-            }
+            return {k: self._rebuild(v, str(k), outcomes, found, entities) for k, v in node.items()}
         if isinstance(node, list):
-            return [self._rebuild(item, key, outcomes, detections, entities) for item in node]
+            return [self._rebuild(item, key, outcomes, found, entities) for item in node]
         if self._leaf(node, key) is None:
             return node
         outcome = next(outcomes)
-        detections.extend(outcome.detections)
+        found.extend(outcome.found)
         entities.extend(outcome.masked_entities)
         return node if outcome.replacement is None else outcome.replacement

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ _TOKEN = re.compile(r"\S+")
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 PERSON = "PERSON"
 _PUNCTUATION = ".,;:!?()[]{}\"'\u2018\u2019\u201c\u201d"
+_CLOSING = ")]}\"'\u2019\u201d"
 WINDOW_WORDS_BEFORE = 4
 WINDOW_WORDS_AFTER = 3
 NER_BATCH_SIZE = 512
@@ -66,7 +68,7 @@ class NameFinder:
         ranges: list[tuple[int, int]] = []
         for index in wanted:
             first = max(0, index - WINDOW_WORDS_BEFORE)
-            last = min(len(words) - 1, index + WINDOW_WORDS_AFTER)
+            last = _window_end(words, index)
             if ranges and first <= ranges[-1][1] + 1:
                 ranges[-1] = (ranges[-1][0], last)
             else:
@@ -149,8 +151,31 @@ class NameFinder:
         return flags
 
 
+def _window_end(words: list[re.Match[str]], index: int) -> int:
+    """The last word of the window around ``index``: a few words on, but not past the end
+    of its sentence. The next sentence costs NER as much as this one and, measured on
+    names without cue words, does not change what it finds (the previous one does)."""
+    last = min(len(words) - 1, index + WINDOW_WORDS_AFTER)
+    for position in range(index, last):
+        if _ends_sentence(words[position].group()):
+            return position
+    return last
+
+
+def _ends_sentence(token: str) -> bool:
+    """A word ending in ``.``, ``!`` or ``?`` with three letters or more: ``Mr.`` or ``C.``
+    (an abbreviation, an initial) does not end a sentence."""
+    text = token.rstrip(_CLOSING)
+    return text[-1:] in (".", "!", "?") and sum(ch.isalpha() for ch in text) >= 3
+
+
 def load_ner_pipeline(model: str) -> Any:
-    """Load an installed spaCy package or model directory; never download anything."""
+    """Load an installed spaCy package or model directory; never download anything.
+
+    The model's objects live as long as the process, so they are moved out of the
+    garbage collector's reach (``gc.freeze``): otherwise each full collection walks them
+    again, a pause of about 70 ms in the middle of some unrelated result.
+    """
     import spacy
 
     try:
@@ -167,4 +192,5 @@ def load_ner_pipeline(model: str) -> Any:
         if "ner" in getattr(component, "listening_components", ()):
             keep.add(name)
     nlp.select_pipes(enable=sorted(keep))
+    gc.freeze()
     return nlp

@@ -350,3 +350,13 @@ def test_cli_key_file_gives_stable_pseudonyms(tmp_path: Path, key_file: Path) ->
         outputs.append(outfile.read_text())
     assert outputs[0] == outputs[1]
     assert "EMAIL_ADDRESS_" in outputs[0]
+
+
+def test_street_names_starting_with_a_non_ascii_letter_are_found_in_long_columns(
+    masker: Masker,
+) -> None:
+    """RE2 prefilters long columns, and its word boundary knows only ASCII letters."""
+    tickets = [f"Order {n} late. New address: Ängsgatan {n}. Thanks!" for n in range(100, 300)]
+    result = masker.mask_table(pa.table({"ticket": tickets}))
+    assert result.entity_counts.get("STREET_ADDRESS") == len(tickets)
+    assert not any("Ängsgatan" in cell for cell in result.table["ticket"].to_pylist())
