@@ -217,24 +217,49 @@ def test_disk_full_on_the_audit_path_fails_closed(
         try:
             assert execute(gateway, SIDE_EFFECT).status == "ok"
             filler = fill(disk)
-            before = sequence_value(postgres_url)
-            outcomes = [execute(gateway, SIDE_EFFECT) for _ in range(3)]
-            assert sequence_value(postgres_url) == before, "a statement ran unrecorded"
-            for outcome in outcomes:
-                assert outcome.status in ("error", "withheld") and outcome.result is None
-                assert "audit store" in (outcome.error or ""), outcome.error
+            recorded, refused = run_until_refused(gateway, postgres_url)
             filler.unlink()
         finally:
             with contextlib.suppress(Exception):
                 gateway.close()
         gateway = Gateway.from_config(config)
         try:
+            for execution_id in recorded:
+                assert gateway.store.get_execution(execution_id) is not None
             assert execute(gateway, SIDE_EFFECT).status == "ok"
             assert gateway.store.verify().ok
         finally:
             gateway.close()
+        assert refused >= 3
         assert_chain_verifies(workspace.config_path)
         keep_for_the_privacy_scan(disk, planted)
+
+
+def run_until_refused(gateway: Gateway, postgres_url: str) -> tuple[list[str], int]:
+    """Run a side effect on a full audit disk until the store refuses three in a row.
+
+    A full file system may still have room in the last page of the WAL, so the first
+    records can commit: what matters is that a statement runs only once its start record
+    is durable, and that no result leaves without its end record. Returns the ids the
+    gateway named (each must be in the store after a restart) and the refusals.
+    """
+    recorded: list[str] = []
+    refused = 0
+    for _ in range(30):
+        before = sequence_value(postgres_url)
+        outcome = execute(gateway, SIDE_EFFECT)
+        if outcome.execution_id is None:
+            assert sequence_value(postgres_url) == before, "a statement ran unrecorded"
+            assert "audit store" in (outcome.error or ""), outcome.error
+            refused += 1
+            if refused == 3:
+                break
+            continue
+        recorded.append(outcome.execution_id)
+        if outcome.status != "ok":
+            assert outcome.status in ("error", "withheld") and outcome.result is None
+            assert "audit store" in (outcome.error or ""), outcome.error
+    return recorded, refused
 
 
 def keep_for_the_privacy_scan(disk: Path, planted: Planted) -> None:
