@@ -164,11 +164,21 @@ MIGRATIONS: tuple[tuple[int, list[str]], ...] = ((1, _schema_v1()), (2, _schema_
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The version of the file's schema; 0 for a new file."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_version'"
+    ).fetchone()
+    if not found or not found[0]:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
     """Bring the file to :data:`SCHEMA_VERSION`, each version in one transaction."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    current = int(row[0]) if row and row[0] is not None else 0
+    current = schema_version(con)
     for version, statements in MIGRATIONS:
         if version <= current:
             continue

@@ -57,12 +57,14 @@ from nbwarden.provenance.schema import (
     EXECUTION_ENDS,
     EXECUTION_STARTS,
     GENESIS_HASH,
+    SCHEMA_VERSION,
     SUBJECT_COLUMNS,
     TIME_COLUMN,
     arrow_schema,
     canonical_body,
     epoch_us,
     migrate,
+    schema_version,
     subject_key,
     subject_lines,
 )
@@ -181,8 +183,18 @@ class ProvenanceStore:
         if self.read_only and not self.path.exists():
             raise ProvenanceError(f"audit store {self.path} does not exist")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = self._open(read_only=self.read_only)
+        if self.read_only and schema_version(db) < SCHEMA_VERSION:
+            db.close()
+            self._open(read_only=False).close()
+            db = self._open(read_only=True)
+        return db
+
+    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """A connection to the file; read-write ones bring its schema up to date (so a
+        read-only open of a file written by an older version migrates it first)."""
         try:
-            db = duckdb.connect(str(self.path), read_only=self.read_only)
+            db = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise ProvenanceError(
@@ -193,7 +205,7 @@ class ProvenanceStore:
         except duckdb.Error as exc:
             raise ProvenanceError(f"cannot open audit store {self.path}: {exc}") from None
         try:
-            if not self.read_only:
+            if not read_only:
                 migrate(db)
         except duckdb.Error as exc:
             db.close()

@@ -40,3 +40,15 @@ def test_version_1_store_migrates_and_keeps_dsar_and_verification(audit: AuditCo
     con.close()
     assert "subject_key" in indexes
     assert "subject_hmac" not in indexes
+
+
+def test_read_only_open_of_a_version_1_store_migrates_it_first(audit: AuditConfig) -> None:
+    """``nbwarden dsar`` without a running gateway opens the file read-only."""
+    with ProvenanceStore(audit) as store:
+        history = record_history(store, executions=12, people=6)
+    downgrade_to_v1(audit)
+    with ProvenanceStore(audit, read_only=True) as store:
+        assert store.verify().ok
+        for person in history.people:
+            found = {e["execution_id"] for e in store.dsar([(EMAIL, person.email)])}
+            assert found == history.seen_by.get(person.email, set())
