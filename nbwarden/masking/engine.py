@@ -172,6 +172,7 @@ class Masker:
         self._clear_wholes()
         self.classifier.clear_cache()
         self.scanner.clear_cache()
+        self.names.clear_cache()
         phone_e164.cache_clear()
         for spec in self.profile.recognizers:
             cache_clear = getattr(spec.validator, "cache_clear", None)

@@ -20,6 +20,9 @@ _CLOSING = ")]}\"'\u2019\u201d"
 WINDOW_WORDS_BEFORE = 4
 WINDOW_WORDS_AFTER = 3
 NER_BATCH_SIZE = 512
+NER_CACHE_ENTRIES = 100_000
+NER_CACHE_MAX_CHARS = 500
+"""Longer texts are not cached: with the entry limit, this bounds the cache to about 50 MB."""
 
 
 class NameFinder:
@@ -37,6 +40,7 @@ class NameFinder:
         self._nlp: Any = None
         self._stop_words: frozenset[str] = frozenset()
         self._lock = threading.RLock()
+        self._found: dict[str, tuple[Span, ...]] = {}
 
     def _pipeline(self) -> Any:
         with self._lock:
@@ -121,23 +125,45 @@ class NameFinder:
         return None
 
     def find(self, texts: Sequence[str]) -> list[list[Span]]:
-        """PERSON (and other configured) spans for each text, in one ``nlp.pipe`` run."""
+        """PERSON (and other configured) spans for each text, in one ``nlp.pipe`` run.
+
+        NER's answer for a text does not depend on the rest of the batch, so answers are
+        cached per text (windows are short): a re-run cell or the next page of a result
+        with free text skips most of NER, which is most of its cost.
+        """
+        found: list[tuple[Span, ...] | None] = [self._found.get(text) for text in texts]
+        missing = [index for index, spans in enumerate(found) if spans is None]
+        if missing:
+            for index, spans in zip(missing, self._ner([texts[i] for i in missing]), strict=True):
+                found[index] = spans
+                self._remember(texts[index], spans)
+        return [list(spans or ()) for spans in found]
+
+    def _ner(self, texts: list[str]) -> list[tuple[Span, ...]]:
         nlp = self._pipeline()
-        results: list[list[Span]] = []
         try:
             with self._lock:
                 docs = list(nlp.pipe(texts, batch_size=NER_BATCH_SIZE))
-            for doc in docs:
-                results.append(
-                    [
-                        Span(ent.start_char, ent.end_char, self._labels[ent.label_], 0.85)
-                        for ent in doc.ents
-                        if ent.label_ in self._labels
-                    ]
+            return [
+                tuple(
+                    Span(ent.start_char, ent.end_char, self._labels[ent.label_], 0.85)
+                    for ent in doc.ents
+                    if ent.label_ in self._labels
                 )
+                for doc in docs
+            ]
         except Exception as exc:
             raise MaskingError(f"named-entity recognition failed: {type(exc).__name__}") from None
-        return results
+
+    def _remember(self, text: str, spans: tuple[Span, ...]) -> None:
+        if len(text) > NER_CACHE_MAX_CHARS:
+            return
+        if len(self._found) >= NER_CACHE_ENTRIES:
+            self._found.clear()
+        self._found[text] = spans
+
+    def clear_cache(self) -> None:
+        self._found.clear()
 
     def is_person(self, values: Sequence[str]) -> list[bool]:
         """For short values (a column sample): does NER call the whole value a PERSON?"""

@@ -61,3 +61,25 @@ def test_unmasking_is_not_served_from_the_replacement_cache(masker: Masker) -> N
     shown = masker.mask_table(table, unmask_columns=["contact"])
     assert shown.table["contact"].to_pylist() == table["contact"].to_pylist()
     assert shown.table["name"].to_pylist() != table["name"].to_pylist()
+
+
+def test_free_text_answers_are_the_same_warm_and_ner_does_not_depend_on_the_batch(
+    masker: Masker,
+) -> None:
+    """NER answers are cached per text: that is sound only if a text's answer does not
+    depend on the other texts of its batch."""
+    fake = Faker(["en_US", "de_DE"])
+    fake.seed_instance(11)
+    notes = [f"Yesterday {fake.name()} phoned about {fake.sentence(nb_words=6)}" for _ in range(60)]
+    table = pa.table({"notes": notes, "city": [fake.city() for _ in notes]})
+    masker.clear_caches()
+    cold = masker.mask_table(table)
+    warm = masker.mask_table(table)
+    assert warm.table.equals(cold.table)
+    assert warm.subjects == cold.subjects
+    assert cold.entity_counts.get("PERSON", 0) >= 50
+    masker.clear_caches()
+    batched = masker.names.find(notes)
+    masker.clear_caches()
+    one_by_one = [masker.names.find([note])[0] for note in notes]
+    assert batched == one_by_one
