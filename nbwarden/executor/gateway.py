@@ -76,6 +76,8 @@ class _Plan:
     code_sha256: str
     code_masked: str
     purpose_masked: str | None = None
+    notebook_masked: str | None = None
+    """Notebooks get named after the case they serve (``complaint jane@....ipynb``)."""
     dialect: str | None = None
     verdict: Any = None
     refusal: ExecutionError | None = None
@@ -198,6 +200,8 @@ class Gateway:
             plan.code_masked = self.masker.mask_text(self._code_for_audit(request)).text
             if request.purpose:
                 plan.purpose_masked = self.masker.mask_text(request.purpose).text
+            if request.notebook:
+                plan.notebook_masked = self.masker.mask_text(request.notebook).text
         except Exception:
             plan.code_masked = "<code not recorded: masking failed>"
             plan.refusal = ExecutionError("masking the cell failed: nothing ran", "withheld")
@@ -304,7 +308,7 @@ class Gateway:
             roles=sorted(identity.roles),
             kernel_id=identity.kernel_id,
             session_id=identity.session_id,
-            notebook=request.notebook,
+            notebook=plan.notebook_masked,
             cell_id=request.cell_id,
             execution_count=request.execution_count,
             purpose=plan.purpose_masked,

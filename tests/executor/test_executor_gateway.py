@@ -28,7 +28,7 @@ def run(gateway: Gateway, code: str, identity: Identity = ALICE, **fields: Any) 
         target=fields.pop("target", "prod"),
         code=code,
         purpose=fields.pop("purpose", "churn study"),
-        notebook="a.ipynb",
+        notebook=fields.pop("notebook", "a.ipynb"),
         cell_id="c1",
         **fields,
     )
@@ -364,14 +364,17 @@ def test_database_that_is_down_gives_a_clear_error_without_secrets(
     assert stored["status"] == "error" and "Pw-9f3k2" not in json.dumps(stored, default=str)
 
 
-def test_personal_data_in_the_purpose_is_masked_in_the_record(
+def test_personal_data_in_the_purpose_and_notebook_is_masked_in_the_record(
     make_gateway: GatewayMaker, customers: list[dict[str, Any]]
 ) -> None:
     gateway = make_gateway()
     email = customers[0]["email"]
-    plain = run(gateway, SAFE_SELECT, purpose=f"complaint from {email}")
-    held = run(gateway, FLAGGED, purpose=f"complaint from {email}")
+    notebook = f"cases/complaint {email}.ipynb"
+    plain = run(gateway, SAFE_SELECT, purpose=f"complaint from {email}", notebook=notebook)
+    held = run(gateway, FLAGGED, purpose=f"complaint from {email}", notebook=notebook)
     assert plain.status == "ok" and held.status == "pending"
-    assert record(gateway, plain)["purpose"].startswith("complaint from ")
+    stored = record(gateway, plain)
+    assert stored["purpose"].startswith("complaint from ")
+    assert stored["notebook"].startswith("cases/complaint ")
     assert_no_raw(plain, gateway, [email])
     assert_no_raw(held, gateway, [email])
