@@ -8,13 +8,13 @@ over the previous hash and the record's canonical body (:func:`canonical_body_sq
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 GENESIS_HASH = "0" * 64
 
@@ -217,7 +217,8 @@ def canonical_body_sql(table: str, alias: str = "") -> str:
     return f"json_array({', '.join(parts)})::VARCHAR"
 
 
-_JSON_ESCAPES: dict[int, str] = {
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_DUCKDB_ESCAPES: dict[int, str] = {
     **{code: f"\\u{code:04X}" for code in range(0x20)},
     ord("\b"): "\\b",
     ord("\f"): "\\f",
@@ -237,23 +238,31 @@ def canonical_body(table: str, values: Sequence[Any]) -> str:
 
     The writer uses this on its hot path, where one DuckDB query per batch cost more than
     the insert itself; the verifier keeps the SQL, so a divergence fails verification and
-    ``tests/provenance/test_canonical.py`` checks both agree on arbitrary text.
+    ``tests/provenance/test_canonical.py`` checks both agree on arbitrary text. Python's
+    JSON encoder writes what DuckDB writes, except that DuckDB spells the escape of a
+    control character in upper case; a record with a ``\\u00`` in its text (such an escape,
+    or the same six characters typed) takes the slower, exact path.
     """
-    parts = [_json_string(table)]
+    items: list[Any] = [table]
     for (_, kind), value in zip(CHAINED_COLUMNS[table], values, strict=True):
-        if value is None:
-            parts.append("null")
+        if value is None or kind == "VARCHAR":
+            items.append(value)
         elif kind == "TIMESTAMP":
-            parts.append(str(epoch_us(value)))
-        elif kind == "BIGINT":
-            parts.append(str(int(value)))
+            items.append(epoch_us(value))
         else:
-            parts.append(_json_string(value))
+            items.append(int(value))
+    body = _JSON.encode(items)
+    if "\\u00" not in body:
+        return body
+    parts = [
+        "null"
+        if item is None
+        else f'"{item.translate(_DUCKDB_ESCAPES)}"'
+        if isinstance(item, str)
+        else str(item)
+        for item in items
+    ]
     return f"[{','.join(parts)}]"
-
-
-def _json_string(text: str) -> str:
-    return f'"{text.translate(_JSON_ESCAPES)}"'
 
 
 def epoch_us(moment: datetime) -> int:
@@ -268,17 +277,13 @@ SUBJECT_LINE_SQL = (
 """One subject index row as text; the end record holds sha256 of its sorted lines."""
 
 
-def subject_lines(subjects: pa.Table | None) -> list[str]:
-    """``SUBJECT_LINE_SQL`` of every row of a subject index table, computed with Arrow."""
-    if subjects is None:
-        return []
-    text = pa.large_string()
-    parts = [
-        subjects.column("entity_type").cast(text),
-        subjects.column("subject_hmac").cast(text),
-        pc.fill_null(subjects.column("result_column").cast(text), ""),
-        pc.fill_null(subjects.column("source").cast(text), ""),
-        pc.if_else(subjects.column("masked"), "masked", "shown").cast(text),
+def subject_lines(columns: Sequence[Sequence[Any]]) -> list[str]:
+    """``SUBJECT_LINE_SQL`` of subject index rows given as columns in ``SUBJECT_COLUMNS``
+    order."""
+    _, entity_types, digests, result_columns, sources, masked = columns[:6]
+    return [
+        "\t".join((entity, digest, column or "", source or "", "masked" if hidden else "shown"))
+        for entity, digest, column, source, hidden in zip(
+            entity_types, digests, result_columns, sources, masked, strict=True
+        )
     ]
-    lines: list[str] = pc.binary_join_element_wise(*parts, pa.scalar("\t", text)).to_pylist()
-    return lines

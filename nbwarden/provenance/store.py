@@ -77,6 +77,8 @@ GROUP_COMMIT_LINGER_S = 0.0005
 MAX_QUEUE = 4 * MAX_BATCH
 """Callers block when this many appends wait, so a burst cannot starve durable calls."""
 SUBJECT_HMAC_CACHE_ENTRIES = 200_000
+SubjectColumns = list[list[Any]]
+"""Subject index rows as one list per column of ``SUBJECT_COLUMNS``."""
 _CONTENT_SCHEMAS = {table: arrow_schema(columns) for table, columns in CHAINED_COLUMNS.items()}
 _SUBJECT_SCHEMA = arrow_schema(SUBJECT_COLUMNS)
 _OPEN_PATHS: set[Path] = set()
@@ -100,7 +102,7 @@ class _Append:
 
     table: str
     row: tuple[Any, ...]
-    subjects: pa.Table | None
+    subjects: SubjectColumns | None
     future: Future[int] | None
     seq: int = 0
 
@@ -310,7 +312,7 @@ class ProvenanceStore:
             if execution_id not in self._open_ids:
                 raise ProvenanceError(f"execution {execution_id} is not open in this store")
             self._open_ids.discard(execution_id)
-        subjects = self._subject_table(execution_id, end)
+        subjects = self._subject_columns(execution_id, end)
         row = (  # the order of CHAINED_COLUMNS[EXECUTION_ENDS] after seq
             execution_id,
             utc_naive(end.ended_at),
@@ -320,8 +322,8 @@ class ProvenanceStore:
             _json(dict(end.source_columns)),
             _json(sorted(end.unmasked_columns)),
             _json(sorted(end.unmasked_entities)),
-            subjects.num_rows if subjects is not None else 0,
-            subjects_digest(subject_lines(subjects)),
+            len(subjects[0]) if subjects is not None else 0,
+            subjects_digest(subject_lines(subjects) if subjects is not None else []),
             end.error,
         )
         try:
@@ -331,9 +333,9 @@ class ProvenanceStore:
                 self._open_ids.add(execution_id)
             raise
 
-    def _subject_table(self, execution_id: str, end: ExecutionEnd) -> pa.Table | None:
-        """Subject index rows in ``SUBJECT_COLUMNS`` order, one per (type, subject, column),
-        built column by column: a 1,000-row result names thousands of subjects."""
+    def _subject_columns(self, execution_id: str, end: ExecutionEnd) -> SubjectColumns | None:
+        """Subject index rows as columns in ``SUBJECT_COLUMNS`` order, one row per (type,
+        subject, column); the writer turns a whole batch of them into one Arrow table."""
         unique: dict[tuple[str, str, str | None], int] = {}
         for subject in end.subjects:
             digest, key = self._subject_hmac_and_key(subject.entity_type, subject.identifier)
@@ -342,7 +344,7 @@ class ProvenanceStore:
             return None
         entity_types, digests, columns = (list(part) for part in zip(*unique, strict=True))
         shown_columns, shown_entities = set(end.unmasked_columns), set(end.unmasked_entities)
-        values = [
+        return [
             [execution_id] * len(unique),
             entity_types,
             digests,
@@ -354,13 +356,6 @@ class ProvenanceStore:
             ],
             list(unique.values()),
         ]
-        return pa.Table.from_arrays(
-            [
-                pa.array(column, field.type)
-                for column, field in zip(values, _SUBJECT_SCHEMA, strict=True)
-            ],
-            schema=_SUBJECT_SCHEMA,
-        )
 
     def record_approval(self, event: ApprovalEvent, *, durable: bool = True) -> None:
         row = (
@@ -392,7 +387,7 @@ class ProvenanceStore:
         return found
 
     def _append(
-        self, table: str, row: tuple[Any, ...], subjects: pa.Table | None, durable: bool
+        self, table: str, row: tuple[Any, ...], subjects: SubjectColumns | None, durable: bool
     ) -> None:
         future: Future[int] | None = Future() if durable else None
         if not durable:
@@ -558,7 +553,7 @@ class ProvenanceStore:
             _insert_arrow(con, table, linked)
         subjects = [item.subjects for item in appends if item.subjects is not None]
         if subjects:
-            _insert_arrow(con, SUBJECT_INDEX_TABLE, pa.concat_tables(subjects))
+            _insert_arrow(con, SUBJECT_INDEX_TABLE, _subject_table(subjects))
         self._head_seq += len(appends)
         self._head_hash = hashes[-1]
         self._since_checkpoint += len(appends)
@@ -770,6 +765,19 @@ def _columns_table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(
         [pa.array(values, field.type) for values, field in zip(columns, schema, strict=True)],
         schema=schema,
+    )
+
+
+def _subject_table(parts: list[SubjectColumns]) -> pa.Table:
+    """The subject rows of a whole batch as one Arrow table (one per end record would cost
+    more than the insert when results are small)."""
+    columns = [[value for part in parts for value in part[i]] for i in range(len(_SUBJECT_SCHEMA))]
+    return pa.Table.from_arrays(
+        [
+            pa.array(values, field.type)
+            for values, field in zip(columns, _SUBJECT_SCHEMA, strict=True)
+        ],
+        schema=_SUBJECT_SCHEMA,
     )
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import duckdb
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,6 +68,17 @@ def _record(table: str) -> st.SearchStrategy[list[object]]:
     return st.tuples(*(st.none() | _VALUES[kind] for _, kind in CHAINED_COLUMNS[table])).map(list)
 
 
+def sql_body(table: str, values: list[object]) -> str:
+    con = duckdb.connect()
+    schema = (
+        table_schema(table).remove(len(CHAINED_COLUMNS[table])).remove(len(CHAINED_COLUMNS[table]))
+    )
+    batch = pa.Table.from_pylist([dict(zip(schema.names, values, strict=True))], schema=schema)
+    con.register("batch", batch)
+    [(body,)] = con.execute(f"SELECT {canonical_body_sql(table)} FROM batch").fetchall()
+    return str(body)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.sampled_from([EXECUTION_STARTS, EXECUTION_ENDS, APPROVAL_EVENTS]).flatmap(
@@ -77,14 +89,15 @@ def test_python_body_is_the_verifiers_sql_body(record: tuple[str, list[object]])
     """The writer's Python text and the verifier's SQL agree on any values: control
     characters, quotes, backslashes, non-ASCII, NULLs, negative times."""
     table, values = record
-    con = duckdb.connect()
-    schema = (
-        table_schema(table).remove(len(CHAINED_COLUMNS[table])).remove(len(CHAINED_COLUMNS[table]))
-    )
-    batch = pa.Table.from_pylist([dict(zip(schema.names, values, strict=True))], schema=schema)
-    con.register("batch", batch)
-    [(expected,)] = con.execute(f"SELECT {canonical_body_sql(table)} FROM batch").fetchall()
-    assert canonical_body(table, values) == expected
+    assert canonical_body(table, values) == sql_body(table, values)
+
+
+@pytest.mark.parametrize(
+    "text", ["a\x01b", "typed \\u0041 escape", "both \x1f and \\u001f", "tab\there", "\\\\u00"]
+)
+def test_python_body_takes_the_exact_path_for_escapes(text: str) -> None:
+    values: list[object] = [7, "ap-1", "request", "pending", text, datetime(2026, 3, 1), "{}"]
+    assert canonical_body(APPROVAL_EVENTS, values) == sql_body(APPROVAL_EVENTS, values)
 
 
 def test_subject_lines_are_the_verifiers_sql_lines() -> None:
@@ -101,7 +114,7 @@ def test_subject_lines_are_the_verifiers_sql_lines() -> None:
     con.register("subjects", table)
     query = f"SELECT {SUBJECT_LINE_SQL} FROM subjects"
     expected = [line for (line,) in con.execute(query).fetchall()]
-    assert subject_lines(table) == expected
+    assert subject_lines([list(column) for column in zip(*rows, strict=True)]) == expected
 
 
 def test_record_hash_is_keyed_and_linked() -> None:
