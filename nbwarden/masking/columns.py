@@ -12,6 +12,7 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from nbwarden.caches import BoundedCache
 from nbwarden.masking.profile import Profile
 from nbwarden.masking.scanner import Span, TextScanner
 
@@ -77,7 +78,9 @@ class ColumnClassifier:
         self._profile = profile
         self._scanner = scanner
         self._is_person = is_person
-        self._plans: dict[tuple[str, str, tuple[str, ...]], ColumnPlan] = {}
+        self._plans: BoundedCache[tuple[str, str, tuple[str, ...]], ColumnPlan] = BoundedCache(
+            PLAN_CACHE_ENTRIES
+        )
 
     def clear_cache(self) -> None:
         self._plans.clear()
@@ -91,10 +94,8 @@ class ColumnClassifier:
         key = self._key(name, column)
         plan = self._plans.get(key)
         if plan is None:
-            if len(self._plans) >= PLAN_CACHE_ENTRIES:
-                self._plans.clear()
             hint = hinted_entity(self._profile, name)
-            plan = self._plans[key] = self._plan_by_sample(name, column.type, hint, list(key[2]))
+            plan = self._plans.put(key, self._plan_by_sample(name, column.type, hint, list(key[2])))
         return plan
 
     def known_plan(self, name: str, column: pa.ChunkedArray) -> ColumnPlan | None:

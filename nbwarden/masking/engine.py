@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from nbwarden.caches import BoundedCache
 from nbwarden.config import MaskingConfig
 from nbwarden.identifiers import PHONE, normalize_identifier
 from nbwarden.masking.columns import (
@@ -113,8 +114,8 @@ class Masker:
         self.profile = profile
         self.scanner = TextScanner(profile)
         self.names = NameFinder(spacy_model, profile)
-        self._identifiers: dict[tuple[str, str], str] = {}
-        self._replacements: dict[tuple[str, str], str] = {}
+        self._identifiers: BoundedCache[tuple[str, str], str] = BoundedCache(CACHE_ENTRIES)
+        self._replacements: BoundedCache[tuple[str, str], str] = BoundedCache(CACHE_ENTRIES)
         self._wholes: dict[str, dict[str, _WholeValue]] = {}
         self._whole_entries = 0
         self.operators = Operators(profile, pseudonym_key, self.identifier)
@@ -184,9 +185,7 @@ class Masker:
         key = (entity, raw)
         found = self._replacements.get(key)
         if found is None:
-            if len(self._replacements) > CACHE_ENTRIES:
-                self._replacements.clear()
-            found = self._replacements[key] = self.operators.apply(entity, raw)
+            found = self._replacements.put(key, self.operators.apply(entity, raw))
         return found
 
     def whole_values(self, entity: str, values: list[str | None]) -> list[_WholeValue | None]:
@@ -223,9 +222,7 @@ class Masker:
         key = (entity, raw)
         found = self._identifiers.get(key)
         if found is None:
-            if len(self._identifiers) > CACHE_ENTRIES:
-                self._identifiers.clear()
-            found = self._identifiers[key] = self._normalise(entity, raw)
+            found = self._identifiers.put(key, self._normalise(entity, raw))
         return found
 
     def _normalise(self, entity: str, raw: str) -> str:

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from nbwarden.caches import BoundedCache
 from nbwarden.masking.errors import MaskingError
 from nbwarden.masking.profile import Profile
 from nbwarden.masking.scanner import Span, resolve_overlaps
@@ -40,7 +41,7 @@ class NameFinder:
         self._nlp: Any = None
         self._stop_words: frozenset[str] = frozenset()
         self._lock = threading.RLock()
-        self._found: dict[str, tuple[Span, ...]] = {}
+        self._found: BoundedCache[str, tuple[Span, ...]] = BoundedCache(NER_CACHE_ENTRIES)
 
     def _pipeline(self) -> Any:
         with self._lock:
@@ -158,9 +159,7 @@ class NameFinder:
     def _remember(self, text: str, spans: tuple[Span, ...]) -> None:
         if len(text) > NER_CACHE_MAX_CHARS:
             return
-        if len(self._found) >= NER_CACHE_ENTRIES:
-            self._found.clear()
-        self._found[text] = spans
+        self._found.put(text, spans)
 
     def clear_cache(self) -> None:
         self._found.clear()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from nbwarden.caches import BoundedCache
 from nbwarden.masking.profile import PatternSpec, Profile, RecognizerSpec
 
 _VALUE_GROUP = re.compile(r"\(\?P<value>")
@@ -77,7 +78,7 @@ class TextScanner:
         self._any = "|".join(f"(?:{rule.re2})" for rule in self.rules)
         ranking = sorted(range(len(self.rules)), key=lambda i: -self.rules[i].pattern.score)
         self._by_score = {index: rank for rank, index in enumerate(ranking)}
-        self._candidates: dict[str, list[int]] = {}
+        self._candidates: BoundedCache[str, list[int]] = BoundedCache(CANDIDATE_CACHE_ENTRIES)
 
     def clear_cache(self) -> None:
         self._candidates.clear()
@@ -113,8 +114,6 @@ class TextScanner:
                 hits[position] = found
         if not unknown:
             return hits
-        if len(cache) > CANDIDATE_CACHE_ENTRIES:
-            cache.clear()
         if len(unknown) == len(values):
             subset = values
         else:
@@ -123,7 +122,7 @@ class TextScanner:
         for local, (position, text) in enumerate(unknown):
             found = computed.get(local, [])
             if len(text) <= CANDIDATE_CACHE_MAX_CHARS:
-                cache[text] = found
+                cache.put(text, found)
             if found:
                 hits[position] = found
         return hits

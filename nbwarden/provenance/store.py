@@ -20,6 +20,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import duckdb
 import pyarrow as pa
 
+from nbwarden.caches import BoundedCache
 from nbwarden.config import AuditConfig
 from nbwarden.identifiers import normalize_identifier
 from nbwarden.keys import (
@@ -130,7 +131,9 @@ class ProvenanceStore:
         self.read_only = read_only
         master = self._master_key(Path(audit.key_file), read_only)
         self._subject_key = derive_key(master, SUBJECT_INDEX)
-        self._subject_hmacs: dict[tuple[str, str], tuple[str, int]] = {}
+        self._subject_hmacs: BoundedCache[tuple[str, str], tuple[str, int]] = BoundedCache(
+            SUBJECT_HMAC_CACHE_ENTRIES
+        )
         self._signing_key = derive_key(master, CHAIN_SIGNATURE)
         self._claim_path()
         try:
@@ -379,11 +382,9 @@ class ProvenanceStore:
         cache_key = (entity_type, identifier)
         found = self._subject_hmacs.get(cache_key)
         if found is None:
-            if len(self._subject_hmacs) >= SUBJECT_HMAC_CACHE_ENTRIES:
-                self._subject_hmacs.clear()
             message = f"{entity_type}\x1f{identifier}".encode()
             digest = hmac.digest(self._subject_key, message, "sha256").hex()
-            found = self._subject_hmacs[cache_key] = (digest, subject_key(digest))
+            found = self._subject_hmacs.put(cache_key, (digest, subject_key(digest)))
         return found
 
     def _append(
