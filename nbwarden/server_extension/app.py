@@ -149,26 +149,12 @@ class NBWardenExtension(ExtensionApp):
             self.runtime.remove()
 
 
-class StampOnly:
+class StampOnly(assertions.CellStamper):
     """With a standalone gateway this server stamps cells but keeps no audit store.
 
     Governed cells are recorded by the gateway they call; plain Python cells are not
     recorded in this mode (the gateway has no route for it yet).
     """
-
-    def __init__(self, key: bytes, ttl_s: int) -> None:
-        self.key = key
-        self.ttl_s = ttl_s
-
-    def stamp(self, user: str, kernel_id: str, cell_id: str, source: str) -> str:
-        return assertions.sign(
-            self.key,
-            user=user,
-            kernel_id=kernel_id,
-            cell_id=cell_id,
-            source=source,
-            ttl_s=self.ttl_s,
-        )
 
     def record_cell(
         self, user: str, kernel_id: str, kernel_name: str, cell_id: str, source: str

@@ -39,6 +39,24 @@ def assertion_key(key_file: Path) -> bytes:
     return derive_key(load_or_create_master_key(key_file), IDENTITY_ASSERTION)
 
 
+@dataclass(frozen=True)
+class CellStamper:
+    """Signs executed cells with one key and lifetime: what the server puts on each cell."""
+
+    key: bytes
+    ttl_s: int
+
+    def stamp(self, user: str, kernel_id: str, cell_id: str, source: str) -> str:
+        return sign(
+            self.key,
+            user=user,
+            kernel_id=kernel_id,
+            cell_id=cell_id,
+            source=source,
+            ttl_s=self.ttl_s,
+        )
+
+
 def code_hash(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
 

@@ -76,6 +76,7 @@ class ApiState:
         self.config = config
         self.gateway = gateway
         self.assertion_key = assertion_key
+        self.stamper = assertions.CellStamper(assertion_key, config.gateway.cell_assertion_ttl_s)
         self.base_path = base_path
         self.events = events
         self.operator_token: str | None = None
@@ -121,14 +122,7 @@ class ApiState:
     # notebook cells --------------------------------------------------------------
 
     def stamp(self, user: str, kernel_id: str, cell_id: str, source: str) -> str:
-        return assertions.sign(
-            self.assertion_key,
-            user=user,
-            kernel_id=kernel_id,
-            cell_id=cell_id,
-            source=source,
-            ttl_s=self.config.gateway.cell_assertion_ttl_s,
-        )
+        return self.stamper.stamp(user, kernel_id, cell_id, source)
 
     def record_cell(
         self, user: str, kernel_id: str, kernel_name: str, cell_id: str, source: str
