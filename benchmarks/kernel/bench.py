@@ -97,8 +97,9 @@ def drop_database(name: str) -> None:
     admin.dispose()
 
 
-def write_config(directory: Path, url: str) -> Path:
+def write_config(directory: Path, url: str, analysts: tuple[str, ...] = ("alice",)) -> Path:
     path = directory / "nbwarden.toml"
+    names = ", ".join(f'"{name}"' for name in analysts)
     path.write_text(
         f"""
 [audit]
@@ -110,7 +111,7 @@ url = "{url}"
 row_cap = 100000
 
 [roles]
-analysts = ["alice"]
+analysts = [{names}]
 """,
         encoding="utf-8",
     )

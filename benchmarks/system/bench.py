@@ -24,7 +24,7 @@ from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 
-from benchmarks.kernel.bench import create_database, drop_database
+from benchmarks.kernel.bench import create_database, drop_database, write_config
 from benchmarks.system.fleet import GatewayProcess, start_kernels, stop_kernels
 
 USERS = ("alice", "bob")
@@ -36,25 +36,6 @@ def cell_sql(kernel: int, cell: int, rows: int) -> str:
         f"SELECT id, name, email, phone, city, balance FROM customers "
         f"WHERE id BETWEEN {low} AND {low + rows - 1} ORDER BY id"
     )
-
-
-def write_config(directory: Path, url: str) -> Path:
-    path = directory / "nbwarden.toml"
-    path.write_text(
-        f"""
-[audit]
-path = "audit.duckdb"
-key_file = "audit.key"
-
-[connections.prod]
-url = "{url}"
-
-[roles]
-analysts = ["alice", "bob"]
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 Runner = Callable[[int, str], Awaitable[float]]
@@ -151,7 +132,7 @@ async def measure(kernels: int, cells: int, rows: int) -> str:
     database, url = create_database(1000)
     try:
         with tempfile.TemporaryDirectory(prefix="nbwarden-system-bench-") as directory:
-            config_path = write_config(Path(directory), url)
+            config_path = write_config(Path(directory), url, USERS)
             sides = {
                 "governed (nbwarden gateway)": await governed(config_path, kernels, cells, rows),
                 "plain JupySQL": await jupysql(url, kernels, cells, rows),
