@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,10 +23,10 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from nbwarden.demo.files import NOTEBOOK_NAME
 from nbwarden.demo.lab import free_port
+from tests.demo.served import LOGIN_LINE, served_demo
 
 pytestmark = pytest.mark.slow
 
-LOGIN_LINE = re.compile(r"^\s+(\w+)\s+\((\w+)\)\s+(http://\S+)$", re.MULTILINE)
 START_TIMEOUT_S = 240
 
 
@@ -73,19 +71,6 @@ def port_answers(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_for_logins(demo: subprocess.Popen[bytes], stdout: Path, stderr: Path) -> str:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        text = stdout.read_text(encoding="utf-8")
-        if "Ctrl-C stops the demo" in text:
-            return text
-        if demo.poll() is not None:
-            log = stderr.read_text(encoding="utf-8")[-3000:]
-            pytest.fail(f"nbwarden demo exited with {demo.returncode}:\n{log}")
-        time.sleep(0.5)
-    pytest.fail("nbwarden demo did not print its login URLs in time")
-
-
 @pytest.fixture(scope="module")
 def running_demo(
     tmp_path_factory: pytest.TempPathFactory, kernel_jupyter_path: str | None
@@ -96,23 +81,11 @@ def running_demo(
         env["JUPYTER_PATH"] = os.pathsep.join(
             filter(None, [kernel_jupyter_path, env.get("JUPYTER_PATH")])
         )
-    stdout, stderr = directory.parent / "demo.out", directory.parent / "demo.err"
-    port = free_port()
-    command = [sys.executable, "-m", "nbwarden", "demo", "--dir", str(directory)]
-    command += ["--rows", "200", "--port", str(port), "--no-browser"]
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
-    try:
-        text = wait_for_logins(process, stdout, stderr)
-        logins = {user: (role, url.rsplit("token=", 1)[1]) for user, role, url in _lines(text)}
-        yield RunningDemo(directory, process, port, logins, stdout, stderr)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    with served_demo(directory, directory.parent, env, START_TIMEOUT_S) as served:
+        logins = {user: (role, token) for user, role, token in served.logins()}
+        yield RunningDemo(
+            directory, served.process, served.port, logins, served.stdout, served.stderr
+        )
 
 
 def _lines(text: str) -> list[tuple[str, str, str]]:

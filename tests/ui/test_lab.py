@@ -15,10 +15,7 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from nbwarden.demo.lab import free_port
+from tests.demo.served import served_demo
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 
@@ -36,7 +33,6 @@ BUILT_EXTENSION = REPO / "nbwarden" / "labextension"
 SCRIPT = LABEXTENSION_SOURCE / "ui-tests" / "lab.mjs"
 ARTIFACTS = REPO / "test-artifacts" / "ui"
 CHROMIUM = Path(os.environ.get("NBW_CHROMIUM", "/usr/bin/chromium"))
-LOGIN_LINE = re.compile(r"^\s+(\w+)\s+\((\w+)\s*\)\s+(http://\S+)$", re.MULTILINE)
 SUBJECT_LINE = re.compile(r"DSAR step: the synthetic customer to look up is (\S+)")
 START_TIMEOUT_S = 180
 BROWSER_TIMEOUT_S = 300
@@ -74,19 +70,6 @@ def _with_path(env: dict[str, str], name: str, first: Path) -> None:
     env[name] = os.pathsep.join(part for part in (str(first), env.get(name)) if part)
 
 
-def _wait_for_logins(process: subprocess.Popen[bytes], stdout: Path, stderr: Path) -> str:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        text = stdout.read_text(encoding="utf-8")
-        if "Ctrl-C stops the demo" in text:
-            return text
-        if process.poll() is not None:
-            tail = stderr.read_text(encoding="utf-8")[-3000:]
-            pytest.fail(f"nbwarden demo exited with {process.returncode}:\n{tail}")
-        time.sleep(0.5)
-    pytest.fail("nbwarden demo did not print its login URLs in time")
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     missing = _missing_prerequisite()
@@ -95,25 +78,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     root = tmp_path_factory.mktemp("ui")
     env = dict(os.environ)
     _with_path(env, "JUPYTER_PATH", _labextensions_dir(root / "jupyter"))
-    port = free_port()
-    stdout, stderr = root / "demo.out", root / "demo.err"
-    command = [sys.executable, "-m", "nbwarden", "demo", "--dir", str(root / "demo")]
-    command += ["--rows", "200", "--port", str(port), "--no-browser"]
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
-    try:
-        text = _wait_for_logins(process, stdout, stderr)
-        tokens = {role: url.rsplit("token=", 1)[1] for _, role, url in LOGIN_LINE.findall(text)}
-        subject = SUBJECT_LINE.search(text)
+    with served_demo(root / "demo", root, env, START_TIMEOUT_S) as served:
+        tokens = {role: token for _, role, token in served.logins()}
+        subject = SUBJECT_LINE.search(served.text)
         assert subject is not None, "the demo named no DSAR subject"
-        yield Demo(port, tokens, subject.group(1))
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        yield Demo(served.port, tokens, subject.group(1))
 
 
 @pytest.fixture(scope="module")
