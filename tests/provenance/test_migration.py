@@ -28,6 +28,7 @@ def downgrade_to_v1(audit: AuditConfig) -> None:
 def test_version_1_store_migrates_and_keeps_dsar_and_verification(audit: AuditConfig) -> None:
     with ProvenanceStore(audit) as store:
         history = record_history(store, executions=30, people=10)
+    assert any(history.seen_by.values()), "the history must name subjects to look up"
     downgrade_to_v1(audit)
     with ProvenanceStore(audit) as store:
         assert store.verify().ok
@@ -46,6 +47,7 @@ def test_read_only_open_of_a_version_1_store_migrates_it_first(audit: AuditConfi
     """``nbwarden dsar`` without a running gateway opens the file read-only."""
     with ProvenanceStore(audit) as store:
         history = record_history(store, executions=12, people=6)
+    assert any(history.seen_by.values()), "the history must name subjects to look up"
     downgrade_to_v1(audit)
     with ProvenanceStore(audit, read_only=True) as store:
         assert store.verify().ok
