@@ -12,7 +12,7 @@ from nbwarden._lazy import lazy_exports
 if TYPE_CHECKING:
     from nbwarden.masking.engine import Masker
     from nbwarden.masking.errors import MaskingError
-    from nbwarden.masking.results import MaskResult, SubjectRef, TextMaskResult
+    from nbwarden.masking.results import MaskResult, SubjectRef, Subjects, TextMaskResult
 
 __getattr__ = lazy_exports(
     __name__,
@@ -21,8 +21,9 @@ __getattr__ = lazy_exports(
         "MaskingError": "nbwarden.masking.errors",
         "MaskResult": "nbwarden.masking.results",
         "SubjectRef": "nbwarden.masking.results",
+        "Subjects": "nbwarden.masking.results",
         "TextMaskResult": "nbwarden.masking.results",
     },
 )
 
-__all__ = ["MaskResult", "Masker", "MaskingError", "SubjectRef", "TextMaskResult"]
+__all__ = ["MaskResult", "Masker", "MaskingError", "SubjectRef", "Subjects", "TextMaskResult"]

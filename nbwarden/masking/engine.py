@@ -30,7 +30,7 @@ from nbwarden.masking.names import NameFinder
 from nbwarden.masking.offline import use_bundled_suffix_list
 from nbwarden.masking.operators import Operators
 from nbwarden.masking.profile import Profile, load_profile
-from nbwarden.masking.results import MaskResult, SubjectRef, TextMaskResult
+from nbwarden.masking.results import MaskResult, SubjectRef, Subjects, TextMaskResult
 from nbwarden.masking.scanner import (
     CANDIDATE_CACHE_MAX_VALUES,
     Span,
@@ -53,8 +53,7 @@ _Out = TypeVar("_Out")
 class _Findings:
     column_findings: dict[str, Counter[str]] = field(default_factory=dict)
     entity_counts: Counter[str] = field(default_factory=Counter)
-    subjects: dict[SubjectRef, None] = field(default_factory=dict)
-    """Ordered by first sighting, so equal inputs list their subjects in equal order."""
+    subjects: Subjects = field(default_factory=Subjects)
     masked_cells: dict[str, list[int]] = field(default_factory=dict)
 
     def result(self, table: pa.Table) -> MaskResult:
@@ -62,7 +61,7 @@ class _Findings:
             table=table,
             entity_counts=dict(self.entity_counts),
             column_findings={c: dict(v) for c, v in self.column_findings.items() if v},
-            subjects=list(self.subjects),
+            subjects=self.subjects,
             masked_cells=self.masked_cells,
         )
 
@@ -368,7 +367,7 @@ class _Session:
                 continue
             for entity, identifier in outcome.found:
                 column_counts[entity] += count
-                subjects[SubjectRef(entity, identifier, name)] = None
+                subjects.add(entity, identifier, name)
             for entity in outcome.masked_entities:
                 findings.entity_counts[entity] += count
 
@@ -387,8 +386,7 @@ class _Session:
         findings.column_findings.setdefault(name, Counter())[entity] += total
         if self._masks(entity):
             findings.entity_counts[entity] += total
-        make = SubjectRef._make
-        findings.subjects.update(dict.fromkeys(make((entity, i, name)) for i in identifiers))
+        findings.subjects.add_all(entity, name, identifiers)
 
     def _masks(self, entity: str) -> bool:
         return not self._column_unmasked and entity not in self.unmask_entities
@@ -531,7 +529,7 @@ class _Session:
             masked_documents.append(masked)
             for entity, identifier in found:
                 column_counts[entity] += 1
-                findings.subjects[SubjectRef(entity, identifier, name)] = None
+                findings.subjects.add(entity, identifier, name)
             findings.entity_counts.update(entities)
             if entities:
                 changed_rows.append(row)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 import pyarrow as pa
 
@@ -16,12 +17,54 @@ class SubjectRef(NamedTuple):
     column: str | None
 
 
+class Subjects(Sequence[SubjectRef]):
+    """The data subjects seen in a result, grouped by entity type and column, each in the
+    order first seen. Reads as a sequence of :class:`SubjectRef`; the provenance store
+    reads :meth:`groups` instead, so a large result costs no object per subject."""
+
+    def __init__(self) -> None:
+        self._groups: dict[tuple[str, str | None], dict[str, None]] = {}
+
+    def add(self, entity_type: str, identifier: str, column: str | None) -> None:
+        self._groups.setdefault((entity_type, column), {})[identifier] = None
+
+    def add_all(self, entity_type: str, column: str | None, identifiers: Iterable[str]) -> None:
+        self._groups.setdefault((entity_type, column), {}).update(dict.fromkeys(identifiers))
+
+    def groups(self) -> dict[tuple[str, str | None], dict[str, None]]:
+        """(entity type, column) -> the identifiers, as the keys of a dict."""
+        return self._groups
+
+    def __iter__(self) -> Iterator[SubjectRef]:
+        for (entity_type, column), identifiers in self._groups.items():
+            for identifier in identifiers:
+                yield SubjectRef(entity_type, identifier, column)
+
+    def __len__(self) -> int:
+        return sum(map(len, self._groups.values()))
+
+    @overload
+    def __getitem__(self, index: int) -> SubjectRef: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[SubjectRef]: ...
+
+    def __getitem__(self, index: int | slice) -> SubjectRef | list[SubjectRef]:
+        return list(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"Subjects({len(self)} in {len(self._groups)} groups)"
+
+
 @dataclass
 class MaskResult:
     table: pa.Table
     entity_counts: dict[str, int] = field(default_factory=dict)
     column_findings: dict[str, dict[str, int]] = field(default_factory=dict)
-    subjects: list[SubjectRef] = field(default_factory=list)
+    subjects: Subjects = field(default_factory=Subjects)
     masked_cells: dict[str, list[int]] = field(default_factory=dict)
 
 

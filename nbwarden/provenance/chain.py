@@ -19,6 +19,7 @@ from nbwarden.provenance.schema import (
     CHECKPOINTS,
     EXECUTION_ENDS,
     GENESIS_HASH,
+    PENDING_SUBJECTS,
     REF_COLUMN,
     SUBJECT_INDEX,
     SUBJECT_KEY_SQL,
@@ -63,10 +64,6 @@ def subject_digests_sql(source: str = SUBJECT_INDEX) -> str:
         f" count(*) FILTER (WHERE subject_key IS DISTINCT FROM {SUBJECT_KEY_SQL}) AS bad_keys"
         f" FROM {source} GROUP BY execution_id"
     )
-
-
-def subjects_digest(lines: list[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(lines)).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -172,10 +169,15 @@ def _table_query(position: int, table: str) -> str:
     source, digest_ok = f"{table} t", "TRUE"
     if table == EXECUTION_ENDS:
         source += f" LEFT JOIN ({subject_digests_sql()}) d ON d.execution_id = t.id"
+        pending = f"t.{PENDING_SUBJECTS}"
         digest_ok = (
-            f"t.subjects_digest IS NOT DISTINCT FROM coalesce(d.digest, '{_EMPTY_DIGEST}')"
+            f"CASE WHEN {pending} IS NULL THEN"
+            f" t.subjects_digest IS NOT DISTINCT FROM coalesce(d.digest, '{_EMPTY_DIGEST}')"
             " AND t.subject_count IS NOT DISTINCT FROM coalesce(d.n, 0)"
             " AND coalesce(d.bad_keys, 0) = 0"
+            f" ELSE t.subjects_digest IS NOT DISTINCT FROM sha256({pending})"
+            f" AND t.subject_count IS NOT DISTINCT FROM len(string_split({pending}, chr(10)))"
+            " AND d.n IS NULL END"
         )
     recomputed = hmac_sql(f"t.prev_hash || chr(10) || {canonical_body_sql(table, 't')}")
     return (

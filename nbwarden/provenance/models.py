@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 ExecutionKind = Literal["sql", "shell", "python"]
 EXECUTION_KINDS = frozenset({"sql", "shell", "python"})
@@ -30,6 +30,17 @@ class SubjectLike(Protocol):
 
     @property
     def column(self) -> str | None: ...
+
+
+@runtime_checkable
+class GroupedSubjects(Protocol):
+    """Subjects grouped by entity type and column, as the masker collects them
+    (``nbwarden.masking.Subjects``): the store reads the groups instead of one object per
+    subject, which matters for the thousands of subjects of a large result."""
+
+    def groups(self) -> Mapping[tuple[str, str | None], Iterable[str]]:
+        """(entity type, column) -> its identifiers, each once."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -158,7 +158,22 @@ def _schema_v2() -> list[str]:
     ]
 
 
-MIGRATIONS: tuple[tuple[int, list[str]], ...] = ((1, _schema_v1()), (2, _schema_v2()))
+PENDING_SUBJECTS = "subject_lines"
+"""Column of ``execution_ends`` (schema version 3, not chained): the sorted subject index
+lines of an execution whose rows are not in ``subject_index`` yet; NULL once they are."""
+
+
+def _schema_v3() -> list[str]:
+    """The end record carries its subject lines until the writer indexes them when idle:
+    inserting and indexing thousands of subject rows cost most of a result's commit."""
+    return [f"ALTER TABLE {EXECUTION_ENDS} ADD COLUMN {PENDING_SUBJECTS} VARCHAR"]
+
+
+MIGRATIONS: tuple[tuple[int, list[str]], ...] = (
+    (1, _schema_v1()),
+    (2, _schema_v2()),
+    (3, _schema_v3()),
+)
 """(version, statements): append new versions; never edit an applied one."""
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
@@ -277,13 +292,45 @@ SUBJECT_LINE_SQL = (
 """One subject index row as text; the end record holds sha256 of its sorted lines."""
 
 
-def subject_lines(columns: Sequence[Sequence[Any]]) -> list[str]:
-    """``SUBJECT_LINE_SQL`` of subject index rows given as columns in ``SUBJECT_COLUMNS``
-    order."""
-    _, entity_types, digests, result_columns, sources, masked = columns[:6]
-    return [
-        "\t".join((entity, digest, column or "", source or "", "masked" if hidden else "shown"))
-        for entity, digest, column, source, hidden in zip(
-            entity_types, digests, result_columns, sources, masked, strict=True
-        )
-    ]
+def subject_line_affixes(
+    entity_type: str, column: str | None, source: str | None, masked: bool
+) -> tuple[str, str]:
+    """``SUBJECT_LINE_SQL`` of a subject row is ``prefix + subject_hmac + suffix``; the
+    affixes are shared by every subject of one type in one column."""
+    shown = "masked" if masked else "shown"
+    return f"{entity_type}\t", f"\t{column or ''}\t{source or ''}\t{shown}"
+
+
+def splits_back(*fields: str | None) -> bool:
+    """Whether subject lines with these fields split back into their rows (no field holds
+    a tab or a line break)."""
+    return not any(field and ("\t" in field or "\n" in field) for field in fields)
+
+
+def pending_subject_seqs(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
+    """The first and last seq of the end records whose subject lines wait to be indexed."""
+    row = con.execute(
+        f"SELECT min(seq), max(seq) FROM {EXECUTION_ENDS} WHERE {PENDING_SUBJECTS} IS NOT NULL"
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row and row[0] is not None else None
+
+
+def index_pending_subjects(con: duckdb.DuckDBPyConnection, seqs: tuple[int, int]) -> None:
+    """Move the pending subject lines of the end records ``seqs`` (first, last) into
+    ``subject_index``, in one transaction. Vectorised in DuckDB, so the writer holds no
+    Python lock while the gateway serves the next cell."""
+    where = f"seq BETWEEN $low AND $high AND {PENDING_SUBJECTS} IS NOT NULL"
+    field = "split_part(line, chr(9), {})".format
+    bounds = {"low": seqs[0], "high": seqs[1]}
+    con.execute("BEGIN TRANSACTION")
+    con.execute(
+        f"""INSERT INTO {SUBJECT_INDEX}
+            SELECT id, {field(1)}, {field(2)}, nullif({field(3)}, ''), nullif({field(4)}, ''),
+                   {field(5)} = 'masked',
+                   TRY_CAST(('0x' || left({field(2)}, {SUBJECT_KEY_HEX_DIGITS})) AS BIGINT)
+            FROM (SELECT id, unnest(string_split({PENDING_SUBJECTS}, chr(10))) AS line
+                  FROM {EXECUTION_ENDS} WHERE {where})""",
+        bounds,
+    )
+    con.execute(f"UPDATE {EXECUTION_ENDS} SET {PENDING_SUBJECTS} = NULL WHERE {where}", bounds)
+    con.execute("COMMIT")

@@ -21,7 +21,7 @@ from nbwarden.provenance.schema import (
     arrow_schema,
     canonical_body,
     canonical_body_sql,
-    subject_lines,
+    subject_line_affixes,
     table_schema,
 )
 
@@ -114,7 +114,11 @@ def test_subject_lines_are_the_verifiers_sql_lines() -> None:
     con.register("subjects", table)
     query = f"SELECT {SUBJECT_LINE_SQL} FROM subjects"
     expected = [line for (line,) in con.execute(query).fetchall()]
-    assert subject_lines([list(column) for column in zip(*rows, strict=True)]) == expected
+    lines = []
+    for _, entity, digest, column, source, masked, _ in rows:
+        prefix, suffix = subject_line_affixes(entity, column, source, masked)
+        lines.append(prefix + digest + suffix)
+    assert lines == expected
 
 
 def test_record_hash_is_keyed_and_linked() -> None:

@@ -7,13 +7,22 @@ import duckdb
 from nbwarden.config import AuditConfig
 from nbwarden.identifiers import EMAIL
 from nbwarden.provenance import ProvenanceStore
-from nbwarden.provenance.schema import SCHEMA_VERSION
+from nbwarden.provenance.schema import SCHEMA_VERSION, _schema_v1
 from tests.provenance.history import record_history
 
 
 def downgrade_to_v1(audit: AuditConfig) -> None:
-    """Give the file the version 1 subject index: no lookup key, the HMAC text indexed."""
+    """Give the file the version 1 subject index (no lookup key, the HMAC text indexed)
+    and end records without pending subject lines (version 3)."""
     con = duckdb.connect(str(audit.path))
+    assert con.execute("SELECT count(subject_lines) FROM execution_ends").fetchone() == (0,)
+    con.execute("DROP VIEW executions")
+    con.execute("CREATE TABLE v2 AS SELECT * EXCLUDE (subject_lines) FROM execution_ends")
+    con.execute("DROP TABLE execution_ends")
+    con.execute("ALTER TABLE v2 RENAME TO execution_ends")
+    for statement in _schema_v1():
+        if statement.startswith(("CREATE INDEX ends_id", "CREATE VIEW")):
+            con.execute(statement)
     con.execute(
         "CREATE TABLE v1 AS SELECT execution_id, entity_type, subject_hmac, result_column,"
         " source, masked FROM subject_index"
