@@ -401,7 +401,7 @@ class Gateway:
             status="ok",
             rows=result.table.num_rows,
             entity_counts=dict(masked.entity_counts),
-            subjects=list(masked.subjects),
+            subjects=masked.subjects,
             source_columns=source_columns(result.table.column_names, plan.verdict),
             unmasked_columns=auth.unmask_columns if auth else (),
             unmasked_entities=auth.unmask_entities if auth else (),
