@@ -235,3 +235,147 @@ def test_percent_signs_reach_the_server_as_typed(
     runner.dispose()
     assert plain.table.to_pylist() == [{"liked": 1, "rest": 1}]
     assert bound.table.to_pylist() == [{"liked": 1, "rest": 1, "n": 5}]
+
+
+@given(
+    st.lists(_DECIMALS, min_size=1, max_size=6),
+    st.integers(min_value=1, max_value=38),
+    st.integers(min_value=0, max_value=38),
+)
+def test_a_declared_decimal_type_never_rounds(
+    values: list[Decimal | None], precision: int, scale: int
+) -> None:
+    """A column's declared numeric(p, s) types it when every value fits; otherwise (or when
+    all are NULL) it is typed by its values, as if nothing were declared: no value ever
+    loses a digit."""
+    declared = pa.decimal128(precision, min(scale, precision))
+    table, types = rows_to_arrow(["amount"], [(value,) for value in values], [declared])
+    undeclared, undeclared_types = rows_to_arrow(["amount"], [(value,) for value in values])
+    try:
+        fits = pa.array(values, declared).to_pylist() == values
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
+        fits = False
+    if fits and any(value is not None for value in values):
+        assert types == [str(declared)]
+    else:
+        assert types == undeclared_types
+    assert table.column("amount").to_pylist() == undeclared.column("amount").to_pylist()
+
+
+@pytest.mark.parametrize("backend", ["postgres", "mariadb"])
+def test_decimal_columns_keep_exact_values(backend: str, request: pytest.FixtureRequest) -> None:
+    """PostgreSQL numeric(p, s) is typed as declared; wider, unconstrained or MariaDB
+    decimals by their values."""
+    runner = runner_for(request.getfixturevalue(f"{backend}_url"))
+    if backend == "postgres":
+        code = (
+            "SELECT v::numeric(12,2) AS declared, v * 1.0001 AS free, v::numeric(50,2) AS wide"
+            " FROM (VALUES (1234.5), (-0.01), (NULL)) AS t(v)"
+        )
+    else:
+        code = (
+            "SELECT CAST(v AS DECIMAL(12,2)) AS declared, v * 1.0001 AS free,"
+            " CAST(v AS DECIMAL(50,2)) AS wide"
+            " FROM (SELECT 1234.5 AS v UNION ALL SELECT -0.01 UNION ALL SELECT NULL) AS t"
+        )
+    result = runner.run("db", code, None, CancelHandle())
+    runner.dispose()
+    declared = result.table.column("declared").to_pylist()
+    assert declared == [Decimal("1234.50"), Decimal("-0.01"), None]
+    free = result.table.column("free").to_pylist()
+    assert free == [
+        Decimal("1234.5") * Decimal("1.0001"),
+        Decimal("-0.01") * Decimal("1.0001"),
+        None,
+    ]
+    scanned = [str(pa.array(free).type), str(pa.array(declared).type)]
+    expected_declared = "decimal128(12, 2)" if backend == "postgres" else scanned[1]
+    assert result.types == [expected_declared, scanned[0], scanned[1]]
+
+
+@pytest.mark.postgres
+def test_postgres_cursor_keeps_cap_params_and_the_transaction(postgres_url: str) -> None:
+    """The last statement is read through a cursor: cap, bind parameters, zero rows and
+    the cell's earlier statements in the same transaction all still hold."""
+    runner = runner_for(postgres_url, row_cap=5)
+    code = (
+        "CREATE TEMP TABLE nums (n int, label text) ON COMMIT DROP; "
+        "INSERT INTO nums SELECT g, 'n' || g FROM generate_series(1, 8) g; "
+        "SELECT n, label FROM nums WHERE n > :low ORDER BY n"
+    )
+    capped = runner.run("db", code, {"low": 1}, CancelHandle())
+    assert capped.truncated and capped.table.column("n").to_pylist() == [2, 3, 4, 5, 6]
+    assert capped.types == ["int64", "string"]
+    empty = runner.run("db", "SELECT 1 AS one, 'x' AS two WHERE false", None, CancelHandle())
+    assert empty.table.column_names == ["one", "two"] and empty.table.num_rows == 0
+    assert not empty.truncated
+    runner.dispose()
+
+
+@pytest.mark.postgres
+def test_each_statement_times_out_on_its_own_deadline(postgres_url: str) -> None:
+    """One watchdog serves every query: a short timeout is kept while a longer one waits,
+    and a query that finished in time is never cancelled afterwards."""
+    slow = runner_for(postgres_url, name="slow", timeout_s=30)
+    quick = runner_for(postgres_url, name="quick", timeout_s=0.5)
+    slow_handle = CancelHandle()
+    slow_results: list[object] = []
+    thread = threading.Thread(
+        target=lambda: slow_results.append(
+            slow.run("slow", "SELECT pg_sleep(1.5) AS s", None, slow_handle)
+        )
+    )
+    thread.start()
+    time.sleep(0.2)
+    started = time.perf_counter()
+    with pytest.raises(StatementCancelled) as caught:
+        quick.run("quick", "SELECT pg_sleep(20)", None, CancelHandle())
+    assert caught.value.timed_out and time.perf_counter() - started < 5
+    thread.join()
+    assert slow_results and not slow_handle.requested
+    finished = CancelHandle()
+    quick.run("quick", "SELECT 1 AS one", None, finished)
+    time.sleep(0.8)
+    assert not finished.requested
+    slow.dispose()
+    quick.dispose()
+
+
+def _backend_pid(runner: SqlRunner) -> int:
+    result = runner.run("db", "SELECT pg_backend_pid() AS pid", None, CancelHandle())
+    return int(result.table.column("pid")[0].as_py())
+
+
+@pytest.mark.postgres
+def test_postgres_connections_the_server_closed_are_replaced(postgres_url: str) -> None:
+    """Without a ping per query, a pooled connection whose backend is gone (as after a
+    server restart) is still never handed to a query; one killed mid-query fails it."""
+    runner = runner_for(postgres_url, timeout_s=30)
+    admin = sa.create_engine(postgres_url)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend({_backend_pid(runner)}, 5000)")
+    assert _backend_pid(runner) > 0
+
+    pid = _backend_pid(runner)
+    errors: list[BaseException] = []
+
+    def sleep() -> None:
+        try:
+            runner.run("db", "SELECT pg_sleep(20)", None, CancelHandle())
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=sleep)
+    thread.start()
+    with admin.connect() as conn:
+        for _ in range(100):
+            active = f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid} AND state = 'active'"
+            if conn.exec_driver_sql(active).scalar():
+                break
+            time.sleep(0.05)
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid}, 5000)")
+    thread.join(timeout=10)
+    assert len(errors) == 1 and isinstance(errors[0], sa.exc.DBAPIError)
+    assert _backend_pid(runner) != pid
+    runner.dispose()
+    admin.dispose()
