@@ -1,15 +1,28 @@
-"""The JSON the kernel receives for a SQL or shell cell (docs/architecture.md, ResultPayload)."""
+"""The JSON the kernel receives for a SQL or shell cell (docs/architecture.md, ResultPayload),
+and the same result as an Arrow IPC stream for clients that ask for one."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import decimal
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+ENVELOPE_KEY = b"nbwarden"
+"""Schema metadata key of an Arrow answer: the JSON answer without the result's rows."""
+
+
+class ResultPayload(dict[str, Any]):
+    """A SQL ResultPayload, JSON-ready; ``table`` is the masked Arrow table it was built
+    from, so an Arrow answer needs no second pass over the rows."""
+
+    table: pa.Table | None = None
 
 
 def sql_payload(
@@ -24,19 +37,53 @@ def sql_payload(
     columns = list(table.column_names)
     data = [column_values(table.column(i)) for i in range(len(columns))]
     rows = list(map(list, zip(*data, strict=True))) if data else []
-    payload: dict[str, Any] = {
-        "columns": columns,
-        "types": list(types),
-        "rows": rows,
-        "masked": {col: sorted(int(i) for i in idx) for col, idx in masked_cells.items() if idx},
-        "row_count": table.num_rows,
-        "truncated": truncated,
-        "entity_counts": dict(entity_counts),
-        "elapsed_s": round(elapsed_s, 6),
-    }
+    payload = ResultPayload(
+        {
+            "columns": columns,
+            "types": list(types),
+            "rows": rows,
+            "masked": {
+                col: sorted(int(i) for i in idx) for col, idx in masked_cells.items() if idx
+            },
+            "row_count": table.num_rows,
+            "truncated": truncated,
+            "entity_counts": dict(entity_counts),
+            "elapsed_s": round(elapsed_s, 6),
+        }
+    )
+    payload.table = table
     if rows_affected is not None:
         payload["rows_affected"] = rows_affected
     return payload
+
+
+def arrow_answer(answer: Mapping[str, Any]) -> bytes | None:
+    """The ``execute`` answer as an Arrow IPC stream: the masked table, with the answer
+    (minus the rows) as JSON in the schema metadata; None when it holds no SQL table."""
+    result = answer.get("result")
+    table = getattr(result, "table", None)
+    if not isinstance(result, dict) or not isinstance(table, pa.Table):
+        return None
+    envelope = dict(answer, result={k: v for k, v in result.items() if k != "rows"})
+    metadata = {ENVELOPE_KEY: json.dumps(envelope, default=str).encode("utf-8")}
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema.with_metadata(metadata)) as writer:
+        writer.write_table(table)
+    stream: bytes = sink.getvalue().to_pybytes()
+    return stream
+
+
+def read_arrow_answer(data: bytes) -> dict[str, Any]:
+    """An Arrow ``execute`` answer back to the JSON answer's shape, with the masked table
+    under ``result["table"]`` in place of ``result["rows"]``."""
+    table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+    metadata = table.schema.metadata or {}
+    answer: dict[str, Any] = json.loads(metadata.get(ENVELOPE_KEY, b"{}"))
+    result = answer.get("result")
+    if not isinstance(result, dict):
+        raise ValueError("the Arrow answer carries no result")
+    result["table"] = table.replace_schema_metadata(None)
+    return answer
 
 
 def shell_payload(

@@ -60,8 +60,21 @@ class GatewayClient:
         self._http.close()
 
     def execute(self, body: dict[str, Any], assertion: str) -> tuple[int, dict[str, Any]]:
-        """POST ``execute``; the HTTP status (200 ok, 202 pending, 403, 409, 422) and the body."""
-        return self._call("POST", "execute", assertion, body, accept=(200, 202, 403, 409, 422))
+        """POST ``execute``; the HTTP status (200 ok, 202 pending, 403, 409, 422) and the body.
+
+        A SQL result comes as an Arrow stream (``result["table"]``, no ``rows``): no JSON
+        rows to encode on the server and decode here; every other answer is JSON.
+        """
+        from nbwarden.executor.payload import ARROW_STREAM  # pyarrow: not for `nbwarden --help`
+
+        return self._call(
+            "POST",
+            "execute",
+            assertion,
+            body,
+            accept=(200, 202, 403, 409, 422),
+            media_types=f"{ARROW_STREAM}, application/json;q=0.9",
+        )
 
     def approval(self, approval_id: str, assertion: str) -> dict[str, Any]:
         return self._call("GET", f"approvals/{approval_id}", assertion)[1]
@@ -97,8 +110,9 @@ class GatewayClient:
         body: dict[str, Any] | None = None,
         accept: tuple[int, ...] = (200,),
         timeout_s: float | None = None,
+        media_types: str = "application/json",
     ) -> tuple[int, dict[str, Any]]:
-        headers = {"Authorization": f"{ASSERTION_SCHEME} {assertion}"}
+        headers = {"Authorization": f"{ASSERTION_SCHEME} {assertion}", "Accept": media_types}
         timeout = httpx.Timeout(timeout_s) if timeout_s else httpx.USE_CLIENT_DEFAULT
         try:
             response = self._http.request(method, path, json=body, headers=headers, timeout=timeout)
@@ -108,13 +122,20 @@ class GatewayClient:
             raise GatewayError(
                 f"cannot reach the nbwarden gateway ({type(exc).__name__})"
             ) from None
-        payload = _json_body(response)
+        payload = _body(response)
         if response.status_code not in accept:
             raise GatewayError(_refusal_message(response.status_code, payload), status="refused")
         return response.status_code, payload
 
 
-def _json_body(response: httpx.Response) -> dict[str, Any]:
+def _body(response: httpx.Response) -> dict[str, Any]:
+    from nbwarden.executor.payload import ARROW_STREAM, read_arrow_answer
+
+    if response.headers.get("Content-Type", "").startswith(ARROW_STREAM):
+        try:
+            return read_arrow_answer(response.content)
+        except (OSError, ValueError):
+            raise GatewayError("the gateway's Arrow answer cannot be read") from None
     try:
         payload = response.json()
     except ValueError:

@@ -16,9 +16,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from IPython.display import display
 
 DISPLAY_ROWS = 50
+TEXT_ROWS = 10
+TEXT_COLUMNS = 20
+TEXT_WIDTH = 40
+TYPED_PREFIXES = ("decimal", "timestamp", "date")
 MASKED_STYLE = "background:#fff3cd;font-family:monospace"
 ENTITY_SHORT_NAMES = {
     "EMAIL_ADDRESS": "EMAIL",
@@ -43,15 +48,45 @@ class MaskedFrame(pd.DataFrame):
         return pd.DataFrame
 
     def _repr_html_(self) -> str:
+        return render_table_html(self, self._masked())
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        """HTML and a short text table: IPython then skips pandas' own text repr, which
+        costs more than both (``repr(df)`` stays pandas')."""
+        return {"text/plain": render_table_text(self), "text/html": self._repr_html_()}
+
+    def _masked(self) -> dict[str, list[int]]:
         masked: dict[str, list[int]] = getattr(self, "nbwarden_masked", None) or {}
-        return render_table_html(self, masked)
+        return masked
 
 
 def result_frame(result: Mapping[str, Any], execution_id: str | None) -> MaskedFrame:
-    """The payload as a DataFrame, with the column types the database gave: JSON carries
-    decimals and timestamps as text, and ``df.amount.sum()`` must add, not concatenate."""
-    columns = [str(column) for column in result.get("columns", [])]
+    """The result as a DataFrame, with the column types the database gave."""
+    if isinstance(result.get("table"), pa.Table):
+        frame = MaskedFrame(_arrow_frame(result["table"], list(result.get("types") or [])))
+    else:
+        frame = _json_frame(result)
     masked = {str(column): list(rows) for column, rows in dict(result.get("masked", {})).items()}
+    frame.nbwarden_masked = masked  # type: ignore[attr-defined]
+    frame.nbwarden_execution_id = execution_id  # type: ignore[attr-defined]
+    return frame
+
+
+def _arrow_frame(table: pa.Table, types: list[str]) -> pd.DataFrame:
+    """Arrow gives decimals, timestamps and dates their types; a column the masker turned
+    into text gets its database type back unless it holds a placeholder."""
+    frame: pd.DataFrame = table.to_pandas()
+    for index, field in enumerate(table.schema):
+        declared = types[index] if index < len(types) else ""
+        if pa.types.is_string(field.type) and declared.startswith(TYPED_PREFIXES):
+            frame.isetitem(index, _typed(table.column(index).to_pylist(), declared))
+    return frame
+
+
+def _json_frame(result: Mapping[str, Any]) -> MaskedFrame:
+    """JSON carries decimals and timestamps as text, and ``df.amount.sum()`` must add,
+    not concatenate."""
+    columns = [str(column) for column in result.get("columns", [])]
     types = list(result.get("types") or [])
     values = list(zip(*result.get("rows", []), strict=True)) or [()] * len(columns)
     frame = MaskedFrame(
@@ -61,8 +96,6 @@ def result_frame(result: Mapping[str, Any], execution_id: str | None) -> MaskedF
         }
     )
     frame.columns = pd.Index(columns)
-    frame.nbwarden_masked = masked  # type: ignore[attr-defined]
-    frame.nbwarden_execution_id = execution_id  # type: ignore[attr-defined]
     return frame
 
 
@@ -83,21 +116,25 @@ def _typed(values: list[Any], arrow_type: str) -> Any:
 
 def render_table_html(frame: pd.DataFrame, masked: Mapping[str, Sequence[int]]) -> str:
     shown = min(len(frame), DISPLAY_ROWS)
-    masked_sets = {column: set(rows) for column, rows in masked.items()}
-    column_masks = [masked_sets.get(str(column), set()) for column in frame.columns]
     head = "".join(f"<th>{html.escape(str(column))}</th>" for column in frame.columns)
-    body: list[str] = []
-    for position, row in enumerate(frame.head(shown).itertuples(index=False, name=None)):
-        cells = "".join(
-            _cell_html(value, position in column_masks[i]) for i, value in enumerate(row)
-        )
-        body.append(f"<tr><th>{position}</th>{cells}</tr>")
+    columns = [
+        _column_html(values, set(masked.get(str(name), ())))
+        for name, values in zip(frame.columns, _head_columns(frame, shown), strict=True)
+    ]
+    rows = zip(*columns, strict=True) if columns else [()] * shown
+    body = "".join(
+        f"<tr><th>{position}</th>{''.join(cells)}</tr>" for position, cells in enumerate(rows)
+    )
     more = len(frame) - shown
     note = f"<p><small>… {more:,} more rows (the variable holds all)</small></p>" if more else ""
     return (
         '<table class="dataframe nbwarden-result"><thead><tr><th></th>'
-        f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
+        f"{head}</tr></thead><tbody>{body}</tbody></table>{note}"
     )
+
+
+def _column_html(values: list[Any], masked_rows: set[int]) -> list[str]:
+    return [_cell_html(value, position in masked_rows) for position, value in enumerate(values)]
 
 
 def _cell_html(value: Any, is_masked: bool) -> str:
@@ -105,6 +142,38 @@ def _cell_html(value: Any, is_masked: bool) -> str:
     if is_masked:
         return f'<td style="{MASKED_STYLE}" title="masked by nbwarden">{text}</td>'
     return f"<td>{text}</td>"
+
+
+def render_table_text(frame: pd.DataFrame) -> str:
+    """A plain aligned table of the first rows and columns, for text-only front ends."""
+    shown = min(len(frame), TEXT_ROWS)
+    head = frame.iloc[:, :TEXT_COLUMNS]
+    columns = [
+        [_cell_text(name), *map(_cell_text, values)]
+        for name, values in zip(head.columns, _head_columns(head, shown), strict=True)
+    ]
+    columns.insert(0, ["", *map(str, range(shown))])
+    widths = [max(map(len, column)) for column in columns]
+    lines = [
+        "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in zip(*columns, strict=True)
+    ]
+    if len(frame) > shown:
+        lines.append(f"… {len(frame) - shown:,} more rows")
+    lines.append(f"[{len(frame):,} rows x {len(frame.columns):,} columns]")
+    return "\n".join(lines)
+
+
+def _head_columns(frame: pd.DataFrame, rows: int) -> list[list[Any]]:
+    """The first rows, column by column, as Python values (one conversion for all columns:
+    pandas' per-column access costs more than the HTML)."""
+    values: list[list[Any]] = frame.head(rows).to_numpy(dtype=object).T.tolist()
+    return values
+
+
+def _cell_text(value: Any) -> str:
+    text = "" if value is None else " ".join(str(value).split())
+    return text if len(text) <= TEXT_WIDTH else text[: TEXT_WIDTH - 1] + "…"
 
 
 def sql_summary(result: Mapping[str, Any], action: str, seconds: float) -> str:

@@ -25,6 +25,10 @@ CURRENT_EXECUTION = "current"
 """``executions/current/cancel`` and ``.../progress``: the execution running for the
 assertion's kernel and cell."""
 FINAL_APPROVAL_STATES = frozenset({"approved", "rejected", "expired", "withdrawn"})
+CALLS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nbwarden-call")
+"""Runs each cell's ``execute`` call while the kernel's main thread shows progress; shared
+by all cells (a thread per cell cost more than a small result). Several workers, so a
+call left running by an interrupt does not hold up the next cell."""
 
 
 @dataclass
@@ -67,23 +71,19 @@ class GovernedRun:
         self.assertion = assertion
         self.status = status
         self.approval_timeout_s = approval_timeout_s or _env_seconds(APPROVAL_TIMEOUT_ENV)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbwarden-call")
 
     def run(self, request: CellRequest) -> CellOutcome:
         started = time.monotonic()
-        try:
-            http_status, body = self._post(request, started)
-            approval: dict[str, Any] | None = None
-            if http_status == 202:
-                approval = self._wait_for_approval(body)
-                request.approval_id = str(approval["id"])
-                http_status, body = self._post(request, time.monotonic())
-            return self._outcome(http_status, body, approval, time.monotonic() - started)
-        finally:
-            self._pool.shutdown(wait=False)
+        http_status, body = self._post(request, started)
+        approval: dict[str, Any] | None = None
+        if http_status == 202:
+            approval = self._wait_for_approval(body)
+            request.approval_id = str(approval["id"])
+            http_status, body = self._post(request, time.monotonic())
+        return self._outcome(http_status, body, approval, time.monotonic() - started)
 
     def _post(self, request: CellRequest, started: float) -> tuple[int, dict[str, Any]]:
-        future = self._pool.submit(self.client.execute, asdict(request), self.assertion)
+        future = CALLS.submit(self.client.execute, asdict(request), self.assertion)
         try:
             return self._wait(future, started, request.kind == "sql")
         except KeyboardInterrupt:

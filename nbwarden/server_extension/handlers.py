@@ -18,6 +18,7 @@ from jupyter_server.auth.decorator import authorized as jupyter_authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
+from nbwarden.executor.payload import ARROW_STREAM, arrow_answer
 from nbwarden.server_extension import assertions
 from nbwarden.server_extension.auth import RoledUser, has_any
 from nbwarden.server_extension.errors import GatewayAPIError
@@ -197,7 +198,15 @@ class ExecuteHandler(NBWardenHandler):
         caller = self.require("analyst")
         kernel_header = self.request.headers.get(KERNEL_HEADER)
         status, payload = await self.state.execute(caller, self.json_body(), kernel_header)
-        self.reply(payload, status)
+        stream = arrow_answer(payload) if status == 200 and self._wants_arrow() else None
+        if stream is None:
+            self.reply(payload, status)
+            return
+        self.finish(stream, set_content_type=ARROW_STREAM)
+
+    def _wants_arrow(self) -> bool:
+        """Only a client that asks for Arrow gets it; a SQL result only, errors stay JSON."""
+        return accepts(self.request.headers.get("Accept", ""), ARROW_STREAM)
 
 
 class CancelHandler(NBWardenHandler):
@@ -316,6 +325,20 @@ class NotFoundHandler(NBWardenHandler):
 
     async def post(self, _path: str) -> None:  # type: ignore[override]
         await self.get(_path)
+
+
+def accepts(accept_header: str, media_type: str) -> bool:
+    """Does the Accept header name ``media_type`` itself with a non-zero q?"""
+    for media_range in accept_header.split(","):
+        name, *params = (part.strip() for part in media_range.split(";"))
+        if name.lower() != media_type:
+            continue
+        weights = [p.partition("=")[2] for p in params if p.lower().startswith("q=")]
+        try:
+            return not weights or float(weights[0]) > 0
+        except ValueError:
+            return False
+    return False
 
 
 def _int_argument(value: str, name: str) -> int:

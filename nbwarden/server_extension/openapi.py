@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nbwarden import __version__
+from nbwarden.executor.payload import ARROW_STREAM
 
 ID_PARAM_PATTERN = "^[A-Za-z0-9_.:-]{1,128}$"
 
@@ -63,6 +64,22 @@ def _operation(
         }
     if parameters:
         operation["parameters"] = parameters
+    return operation
+
+
+ARROW_ANSWER = (
+    "With `Accept: application/vnd.apache.arrow.stream`, a SQL result (200) comes as an "
+    "Arrow IPC stream of the masked table; its schema metadata `nbwarden` holds the JSON "
+    "answer without `result.rows`. Every other answer, and every client that does not ask, "
+    "gets JSON."
+)
+
+
+def _execute_operation() -> dict[str, Any]:
+    operation = _operation("run a governed SQL or shell cell", _OBJECT, (400, 422), EXECUTE_BODY)
+    operation["description"] = ARROW_ANSWER
+    ok = operation["responses"]["200"]
+    ok["content"][ARROW_STREAM] = {"schema": {"type": "string", "format": "binary"}}
     return operation
 
 
@@ -141,14 +158,7 @@ def openapi_document(base_path: str) -> dict[str, Any]:
         "/whoami": {"get": _operation("who is calling, with their roles", _OBJECT)},
         "/connections": {"get": _operation("connection and shell target names", _OBJECT)},
         "/openapi.json": {"get": _operation("this document", _OBJECT)},
-        "/execute": {
-            "post": _operation(
-                "run a governed SQL or shell cell",
-                _OBJECT,
-                (400, 422),
-                EXECUTE_BODY,
-            )
-        },
+        "/execute": {"post": _execute_operation()},
         "/executions": {
             "get": _operation(
                 "search executions (auditor)",

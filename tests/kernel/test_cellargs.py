@@ -7,6 +7,7 @@ import decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from nbwarden.kernel.cellargs import (
@@ -21,6 +22,7 @@ from nbwarden.kernel.display import (
     approval_text,
     masking_summary,
     render_table_html,
+    render_table_text,
     result_frame,
     sql_summary,
 )
@@ -134,6 +136,42 @@ def test_result_frame_restores_database_types_except_masked_text() -> None:
     assert frame["at"].iloc[0] == pd.Timestamp("2026-03-01T09:00:00Z")
     assert frame["day"].iloc[0] == dt.date(2026, 3, 1)
     assert list(frame["ssn"]) == ["<US_SSN>", "7"]
+
+
+def test_result_frame_from_arrow_keeps_types_and_restores_masker_text() -> None:
+    at = dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC)
+    table = pa.table(
+        {
+            "amount": pa.array([decimal.Decimal("12.50"), None], pa.decimal128(7, 2)),
+            "at": pa.array([at, None], pa.timestamp("us", tz="UTC")),
+            "day": pa.array([dt.date(2026, 3, 1), None], pa.date32()),
+            "ssn": pa.array(["<US_SSN>", "7"]),
+            "paid": pa.array(["0.25", None]),
+        }
+    )
+    types = ["decimal128(7, 2)", "timestamp[us, tz=UTC]", "date32[day]", "decimal128(9, 0)"]
+    result = {"table": table, "types": [*types, "decimal128(7, 2)"], "masked": {"ssn": [0]}}
+    frame = result_frame(result, "exec-1")
+    assert frame["amount"].iloc[0] == decimal.Decimal("12.50")
+    assert frame["at"].iloc[0] == pd.Timestamp("2026-03-01T09:00:00Z")
+    assert frame["day"].iloc[0] == dt.date(2026, 3, 1)
+    assert list(frame["ssn"]) == ["<US_SSN>", "7"], "a placeholder keeps the column text"
+    assert frame["paid"].iloc[0] == decimal.Decimal("0.25"), "text the masker made is typed"
+    assert frame._repr_html_().count('title="masked by nbwarden"') == 1
+    assert type(frame.head(1)) is pd.DataFrame
+
+
+def test_display_bundle_is_the_html_table_and_a_short_text_table() -> None:
+    names = [f"<PERSON_{i}>" for i in range(120)]
+    frame = result_frame({"table": pa.table({"n": range(120), "name": names})}, "exec-1")
+    frame.nbwarden_masked = {"name": list(range(120))}
+    bundle = frame._repr_mimebundle_()
+    assert bundle["text/html"].count('title="masked by nbwarden"') == 50
+    text = bundle["text/plain"].splitlines()
+    assert text[0].split() == ["n", "name"] and text[1].split() == ["0", "0", "<PERSON_0>"]
+    assert text[-2:] == ["… 110 more rows", "[120 rows x 2 columns]"]
+    long = pd.DataFrame({"note": ["a\nb " + "x" * 80]})
+    assert render_table_text(long).splitlines()[1].endswith("a b " + "x" * 35 + "…")
 
 
 def test_approval_text_shows_rules_state_and_who_decided() -> None:

@@ -8,6 +8,7 @@ kernel as another OS user: tests/kernel/test_provisioner.py.)
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import secrets
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from faker import Faker
 from jupyter_client.session import Session
 
 from nbwarden.kernel.provisioner import register_provisioner
@@ -83,3 +86,51 @@ async def test_sql_cell_through_the_server_and_a_clean_kernel_environment(
     assert len(governed) == 1 and governed[0]["cell_id"] == "cell-sql", records
     cells = {r["cell_id"] for r in records if r["kind"] == "python"}
     assert {"cell-sql", "cell-probe"} <= cells
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_sql_result_reaches_the_kernel_as_arrow_with_its_types(
+    jp_fetch: Any, jp_ws_fetch: Any, nbwarden_kernelspec: str, postgres_url: str
+) -> None:
+    table = f"ledger_{secrets.token_hex(3)}"
+    columns = "id, email, amount, at, day, score"
+    fake = Faker()
+    rows = [
+        {"id": i, "email": fake.email(), "amount": f"{i}.25", "at": fake.date_time(tzinfo=dt.UTC)}
+        for i in range(1, 4)
+    ]
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                f"CREATE TABLE {table} (id int, email text, amount numeric(8,2), "
+                "at timestamptz, day date DEFAULT '2026-03-01', score float8 DEFAULT 'NaN')"
+            )
+        )
+        conn.execute(sa.text(f"INSERT INTO {table} VALUES (:id, :email, :amount, :at)"), rows)
+    engine.dispose()
+    _kernel_id, ws = await open_kernel(jp_fetch, jp_ws_fetch, nbwarden_kernelspec, v1=True)
+    session = Session()
+    cell = f"%%sql pg << found\nSELECT {columns} FROM {table}"
+    probe = (
+        "import json, math\n"
+        "bundle = found._repr_mimebundle_()\n"
+        "print(json.dumps({'amount': str(found.amount.sum()), 'at': str(found['at'].dtype),\n"
+        "    'day': type(found.day[0]).__name__, 'nan': math.isnan(found.score[0]),\n"
+        "    'masked': bundle['text/html'].count('masked by nbwarden'),\n"
+        "    'text': bundle['text/plain'].splitlines()[-1],\n"
+        "    'emails': list(found.email)}))"
+    )
+    try:
+        await run_cell(ws, session, cell, "cell-sql", v1=True)
+        seen = json.loads(await run_cell(ws, session, probe, "cell-probe", v1=True))
+    finally:
+        ws.close()
+    assert seen["amount"] == "6.75"
+    assert seen["at"].startswith("datetime64") and "UTC" in seen["at"]
+    assert seen["day"] == "date"
+    assert seen["nan"] is True, "a float NaN arrives as a float (JSON would carry text)"
+    assert seen["masked"] == len(rows)
+    assert seen["text"] == "[3 rows x 6 columns]"
+    assert not set(seen["emails"]) & {row["email"] for row in rows}
