@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import statistics
-import time
-from collections.abc import Callable
 
 import sqlalchemy as sa
 from faker import Faker
 
+from benchmarks.executor.fetch_bench import median_ms
 from nbwarden.config import ConnectionConfig
 from nbwarden.executor.sql import CancelHandle, SqlRunner
 
 ROWS = 1000
-
-
-def median_ms(action: Callable[[], object], repeat: int) -> float:
-    for _ in range(5):
-        action()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
 
 
 def make_table(engine: sa.Engine, table: str) -> None:
