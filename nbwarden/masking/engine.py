@@ -337,16 +337,13 @@ class _Session:
             self._record_whole(name, plan.entity, outcomes, counts, findings)
         else:
             self._record(name, outcomes, counts, findings)
-        changed = [o.replacement is not None for o in outcomes]
-        if not any(changed):
+        replacements = pa.array([o.replacement for o in outcomes], pa.string())
+        changed = replacements.is_valid()
+        if not pc.any(changed).as_py():
             return _as_strings(column)
-        replaced = [
-            o.replacement if o.replacement is not None else u
-            for o, u in zip(outcomes, uniques, strict=True)
-        ]
-        row_changed = pc.take(pa.array(changed, pa.bool_()), indices).fill_null(False)
+        row_changed = pc.take(changed, indices).fill_null(False)
         findings.masked_cells[name] = pc.indices_nonzero(row_changed).to_pylist()
-        return pc.take(pa.array(replaced, pa.string()), indices)
+        return pc.take(pc.coalesce(replacements, encoded.dictionary.cast(pa.string())), indices)
 
     def _outcomes(self, plan: ColumnPlan, uniques: list[str | None]) -> list[_Value]:
         if plan.kind == "entity" and plan.entity:
@@ -375,14 +372,11 @@ class _Session:
         self, name: str, entity: str, outcomes: list[_Value], counts: list[int], findings: _Findings
     ) -> None:
         """``_record`` for an entity column, where each outcome holds one detection."""
-        total = 0
-        identifiers: list[str] = []
-        for outcome, count in zip(outcomes, counts, strict=True):
-            if outcome.found and count:
-                total += count
-                identifiers.append(outcome.found[0][1])
+        seen = [(o, count) for o, count in zip(outcomes, counts, strict=True) if o.found and count]
+        total = sum(count for _, count in seen)
         if not total:
             return
+        identifiers = [outcome.found[0][1] for outcome, _ in seen]
         findings.column_findings.setdefault(name, Counter())[entity] += total
         if self._masks(entity):
             findings.entity_counts[entity] += total
