@@ -286,7 +286,7 @@ def report(figures: dict[str, dict[str, float]], repeats: int) -> str:
         "ratio pd: governed / JupySQL with autopandas (all rows fetched into a DataFrame); "
         "added ms: governed minus JupySQL+pd; gateway: the gateway alone in-process "
         "(policy, query, masking, provenance); kernel ms: governed minus gateway (cell "
-        "recording and stamping, HTTP, JSON, DataFrame, display); first: the governed "
+        "recording and stamping, HTTP, Arrow, DataFrame, display); first: the governed "
         "cell's first run, before the masker's caches hold this result (the medians are "
         "re-runs, as when an analyst re-runs a cell or pages through a result)"
     )
