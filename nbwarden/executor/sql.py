@@ -453,12 +453,21 @@ def _plain(value: Any) -> Any:
 
 
 def _decimal_array(values: Sequence[Any], declared: pa.DataType | None) -> pa.Array:
-    if declared is not None:
+    if declared is not None and _at_scale(values, declared.scale):
         try:
-            return pa.array(values, declared)  # raises rather than lose a digit
+            return pa.array(values, declared)  # raises when a value has too many digits
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
             pass
     return _to_array(values, _decimal_type(values))
+
+
+def _at_scale(values: Sequence[Any], scale: int) -> bool:
+    """Whether every value has exactly ``scale`` decimal places, as PostgreSQL gives a
+    ``numeric(p, s)`` column. pyarrow refuses most values that would lose a digit at the
+    declared scale but turns some tiny ones into 0 (``9.9E-25`` at scale 10), so only
+    values already at the scale take the declared type."""
+    quantum = decimal.Decimal(1).scaleb(-scale)
+    return all(value is None or value.same_quantum(quantum) for value in values)
 
 
 def _decimal_type(values: Sequence[Any]) -> pa.DataType | None:

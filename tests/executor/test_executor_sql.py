@@ -245,21 +245,35 @@ def test_percent_signs_reach_the_server_as_typed(
 def test_a_declared_decimal_type_never_rounds(
     values: list[Decimal | None], precision: int, scale: int
 ) -> None:
-    """A column's declared numeric(p, s) types it when every value fits; otherwise (or when
-    all are NULL) it is typed by its values, as if nothing were declared: no value ever
-    loses a digit."""
-    declared = pa.decimal128(precision, min(scale, precision))
+    """A column's declared numeric(p, s) types it when every value is at scale s (as
+    PostgreSQL gives them) and fits; otherwise (or when all are NULL) it is typed by its
+    values, as if nothing were declared: no value ever loses a digit."""
+    scale = min(scale, precision)
+    declared = pa.decimal128(precision, scale)
     table, types = rows_to_arrow(["amount"], [(value,) for value in values], [declared])
     undeclared, undeclared_types = rows_to_arrow(["amount"], [(value,) for value in values])
+    at_scale = all(value is None or value.as_tuple().exponent == -scale for value in values)
     try:
         fits = pa.array(values, declared).to_pylist() == values
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
         fits = False
-    if fits and any(value is not None for value in values):
+    if fits and at_scale and any(value is not None for value in values):
         assert types == [str(declared)]
     else:
         assert types == undeclared_types
     assert table.column("amount").to_pylist() == undeclared.column("amount").to_pylist()
+
+
+def test_values_at_the_declared_scale_take_the_declared_type() -> None:
+    declared = [pa.decimal128(12, 2)]
+    rows = [(Decimal("12.50"),), (Decimal("-3.00"),), (None,)]
+    _, at_scale = rows_to_arrow(["a"], rows, declared)
+    _, shorter = rows_to_arrow(["a"], [(Decimal("12.5"),)], declared)
+    tiny = Decimal("9.999999999999999999999990E-25")
+    table, _ = rows_to_arrow(["a"], [(tiny,)], [pa.decimal128(10, 10)])
+    assert at_scale == ["decimal128(12, 2)"]
+    assert shorter == ["decimal128(3, 1)"]
+    assert table.column("a").to_pylist() == [tiny]
 
 
 @pytest.mark.parametrize("backend", ["postgres", "mariadb"])
