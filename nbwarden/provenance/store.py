@@ -914,7 +914,7 @@ def _stored_row(item: _Append, prev_hash: str, record_hash: str) -> tuple[Any, .
 def _insert_records(
     con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]]
 ) -> None:
-    """One row through a prepared statement (a third of what building an Arrow table
+    """One row through a prepared statement (about half of what building an Arrow table
     costs for it), several as one Arrow table built column by column (which checks
     their types)."""
     if len(rows) == 1:
