@@ -178,8 +178,7 @@ class SqlRunner:
             try:
                 statements = _split(code, config.dialect)
                 streams = _streams(conn, statements[-1], config.dialect)
-                texts = [text for text, _ in statements]
-                fetched = _run_statements(conn, texts, params, handle, config.row_cap, streams)
+                fetched = _run_statements(conn, statements, params, handle, config.row_cap, streams)
                 table, types, truncated, affected = fetched
                 conn.commit()
             except sa.exc.DBAPIError:
@@ -255,7 +254,7 @@ _NOT_IN_A_CURSOR = frozenset(
 
 def _run_statements(
     conn: sa.Connection,
-    statements: Sequence[str],
+    statements: Sequence[Statement],
     params: dict[str, Any] | None,
     handle: CancelHandle,
     cap: int,
@@ -264,7 +263,7 @@ def _run_statements(
     """Every statement in turn; the last one's rows are read through a cursor if
     ``stream_last``, so that they arrive in batches."""
     last: sa.CursorResult[Any] | None = None
-    for index, statement in enumerate(statements):
+    for index, (statement, _tokens) in enumerate(statements):
         if handle.requested:
             raise StatementCancelled(handle.timed_out)
         if last is not None:

@@ -96,7 +96,14 @@ _SUBJECT_COLUMNS_V1: tuple[tuple[str, str], ...] = (
 SUBJECT_COLUMNS = (*_SUBJECT_COLUMNS_V1, ("subject_key", "BIGINT"))
 
 SUBJECT_KEY_HEX_DIGITS = 15
-SUBJECT_KEY_SQL = f"TRY_CAST(('0x' || left(subject_hmac, {SUBJECT_KEY_HEX_DIGITS})) AS BIGINT)"
+
+
+def subject_key_sql(subject_hmac: str) -> str:
+    """SQL for :func:`subject_key` of the HMAC text ``subject_hmac`` evaluates to."""
+    return f"TRY_CAST(('0x' || left({subject_hmac}, {SUBJECT_KEY_HEX_DIGITS})) AS BIGINT)"
+
+
+SUBJECT_KEY_SQL = subject_key_sql("subject_hmac")
 """``subject_key`` as the verifier recomputes it from ``subject_hmac``."""
 
 
@@ -327,7 +334,7 @@ def index_pending_subjects(con: duckdb.DuckDBPyConnection, seqs: tuple[int, int]
         f"""INSERT INTO {SUBJECT_INDEX}
             SELECT id, {field(1)}, {field(2)}, nullif({field(3)}, ''), nullif({field(4)}, ''),
                    {field(5)} = 'masked',
-                   TRY_CAST(('0x' || left({field(2)}, {SUBJECT_KEY_HEX_DIGITS})) AS BIGINT)
+                   {subject_key_sql(field(2))}
             FROM (SELECT id, unnest(string_split({PENDING_SUBJECTS}, chr(10))) AS line
                   FROM {EXECUTION_ENDS} WHERE {where})""",
         bounds,
