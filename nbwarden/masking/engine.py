@@ -6,9 +6,10 @@ import json
 import re
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from operator import attrgetter
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -89,9 +90,14 @@ class _WholeValue:
     name_words: tuple[str, ...]
     masked: _Value
     shown: _Value
+    identifier: str | None = None
+    """The normalised identifier; None for a blank value, which names nobody."""
 
 
 _BLANK = _WholeValue("", (), _UNCHANGED, _UNCHANGED)
+_IDENTIFIER = attrgetter("identifier")
+_REPLACEMENT = attrgetter("masked.replacement")
+_FOLDED = attrgetter("folded")
 
 
 class Masker:
@@ -187,24 +193,25 @@ class Masker:
             found = self._replacements.put(key, self.operators.apply(entity, raw))
         return found
 
-    def whole_values(self, entity: str, values: list[str | None]) -> list[_WholeValue | None]:
-        """The cached outcome of each value of an entity column (None for a null)."""
+    def whole_values(self, entity: str, values: list[str]) -> list[_WholeValue]:
+        """The cached outcome of each value of an entity column."""
         cache = self._wholes.setdefault(entity, {})
-        wholes = [cache.get(value) if value is not None else None for value in values]
-        for position, (value, whole) in enumerate(zip(values, wholes, strict=True)):
-            if whole is None and value is not None:
-                wholes[position] = self._whole_value(entity, value, cache)
-        return wholes
+        wholes = list(map(cache.get, values))
+        for position in [i for i, whole in enumerate(wholes) if whole is None]:
+            wholes[position] = self._whole_value(entity, values[position], cache)
+        return wholes  # type: ignore[return-value]  # every None was filled in
 
     def _whole_value(self, entity: str, value: str, cache: dict[str, _WholeValue]) -> _WholeValue:
         raw = value.strip()
         if not raw:
             whole = _BLANK
         else:
-            found = ((entity, self.identifier(entity, raw)),)
+            identifier = self.identifier(entity, raw)
+            found = ((entity, identifier),)
             words = _name_words(raw) if entity == PERSON else ()
             masked = _Value(self.replacement(entity, raw), found, (entity,))
-            whole = _WholeValue(raw.casefold(), words, masked, _Value(None, found, ()))
+            shown = _Value(None, found, ())
+            whole = _WholeValue(raw.casefold(), words, masked, shown, identifier)
         if self._whole_entries >= CACHE_ENTRIES:
             self._clear_wholes()
         self._whole_entries += 1
@@ -328,16 +335,17 @@ class _Session:
         if plan.kind == "json" and not is_string_type(column.type):
             return self._mask_nested(name, column, findings)
         encoded = pc.dictionary_encode(_as_strings(column).combine_chunks())
-        uniques: list[str | None] = encoded.dictionary.to_pylist()
+        uniques: list[str] = encoded.dictionary.to_pylist()
         self._column_unmasked = name in self.unmask_columns
-        outcomes = self._outcomes(plan, uniques)
         indices = encoded.indices
         counts = np.bincount(indices.drop_null().to_numpy(), minlength=len(uniques)).tolist()
         if plan.kind == "entity" and plan.entity:
-            self._record_whole(name, plan.entity, outcomes, counts, findings)
+            replaced = self._entity_column(name, plan.entity, uniques, counts, findings)
         else:
+            outcomes = self._outcomes(plan, uniques)
             self._record(name, outcomes, counts, findings)
-        replacements = pa.array([o.replacement for o in outcomes], pa.string())
+            replaced = [o.replacement for o in outcomes]
+        replacements = pa.array(replaced, pa.string())
         changed = replacements.is_valid()
         if not pc.any(changed).as_py():
             return _as_strings(column)
@@ -345,9 +353,7 @@ class _Session:
         findings.masked_cells[name] = pc.indices_nonzero(row_changed).to_pylist()
         return pc.take(pc.coalesce(replacements, encoded.dictionary.cast(pa.string())), indices)
 
-    def _outcomes(self, plan: ColumnPlan, uniques: list[str | None]) -> list[_Value]:
-        if plan.kind == "entity" and plan.entity:
-            return self._whole_values(plan.entity, uniques)
+    def _outcomes(self, plan: ColumnPlan, uniques: list[str]) -> list[_Value]:
         if plan.kind == "free_text":
             return self.free_texts(uniques)
         if plan.kind == "json":
@@ -368,19 +374,27 @@ class _Session:
             for entity in outcome.masked_entities:
                 findings.entity_counts[entity] += count
 
-    def _record_whole(
-        self, name: str, entity: str, outcomes: list[_Value], counts: list[int], findings: _Findings
-    ) -> None:
-        """``_record`` for an entity column, where each outcome holds one detection."""
-        seen = [(o, count) for o, count in zip(outcomes, counts, strict=True) if o.found and count]
-        total = sum(count for _, count in seen)
-        if not total:
-            return
-        identifiers = [outcome.found[0][1] for outcome, _ in seen]
-        findings.column_findings.setdefault(name, Counter())[entity] += total
-        if self._masks(entity):
-            findings.entity_counts[entity] += total
-        findings.subjects.add_all(entity, name, identifiers)
+    def _entity_column(
+        self, name: str, entity: str, uniques: list[str], counts: list[int], findings: _Findings
+    ) -> list[str | None]:
+        """Record the distinct values of an entity column, each the entity as a whole, and
+        give their replacements (all None when this entity is shown unmasked)."""
+        wholes = self.masker.whole_values(entity, uniques)
+        self._remember_wholes(entity, wholes)
+        identifiers: list[str | None] = list(map(_IDENTIFIER, wholes))
+        if None in identifiers or 0 in counts:
+            seen = [(i, n) for i, n in zip(identifiers, counts, strict=True) if i and n]
+            named = [identifier for identifier, _ in seen]
+            total = sum(count for _, count in seen)
+        else:
+            named, total = cast(list[str], identifiers), sum(counts)
+        if total:
+            findings.column_findings.setdefault(name, Counter())[entity] += total
+            findings.subjects.add_all(entity, name, named)
+        if not self._masks(entity):
+            return [None] * len(wholes)
+        findings.entity_counts[entity] += total
+        return list(map(_REPLACEMENT, wholes))
 
     def _masks(self, entity: str) -> bool:
         return not self._column_unmasked and entity not in self.unmask_entities
@@ -392,31 +406,22 @@ class _Session:
         if entity == PERSON:
             self.known_name_tokens.update(_name_words(raw))
 
-    def _remember_wholes(self, entity: str, wholes: list[_WholeValue | None]) -> None:
+    def _remember_wholes(self, entity: str, wholes: list[_WholeValue]) -> None:
         """``_remember`` for the values of an entity column, skipped when no column of
         the result reads what it would note."""
         if self._values_read:
-            folded = [w.folded for w in wholes if w is not None and w.folded]
-            self.known_values.update(dict.fromkeys(folded, entity))
+            self.known_values.update(dict.fromkeys(filter(None, map(_FOLDED, wholes)), entity))
         if self._name_words_read and entity == PERSON:
             for whole in wholes:
-                if whole is not None:
-                    self.known_name_tokens.update(whole.name_words)
+                self.known_name_tokens.update(whole.name_words)
 
-    def _whole_values(self, entity: str, values: list[str | None]) -> list[_Value]:
-        """The whole of every distinct value of an entity column is the entity."""
-        wholes = self.masker.whole_values(entity, values)
-        self._remember_wholes(entity, wholes)
-        masks = self._masks(entity)
-        return [
-            _UNCHANGED if whole is None else whole.masked if masks else whole.shown
-            for whole in wholes
-        ]
+    def _whole(self, entity: str, value: str) -> _Value:
+        """The outcome of one value known to be ``entity`` as a whole."""
+        whole = self.masker.whole_values(entity, [value])[0]
+        self._remember_wholes(entity, [whole])
+        return whole.masked if self._masks(entity) else whole.shown
 
-    def _whole(self, entity: str, value: str | None) -> _Value:
-        return self._whole_values(entity, [value])[0]
-
-    def _scan(self, uniques: list[str | None], lenient: bool = False) -> list[_Value]:
+    def _scan(self, uniques: Sequence[str | None], lenient: bool = False) -> list[_Value]:
         hits = self.masker.scanner.candidate_rules(pa.array(uniques, pa.string()))
         outcomes: list[_Value] = []
         for position, value in enumerate(uniques):
@@ -435,7 +440,7 @@ class _Session:
             outcomes.append(self._apply_spans(value, spans))
         return outcomes
 
-    def free_texts(self, texts: list[str | None]) -> list[_Value]:
+    def free_texts(self, texts: Sequence[str | None]) -> list[_Value]:
         """Regex and known names on every text, then NER in one batch on the distinct
         windows around capitalised words that may still be names."""
         scanner = self.masker.scanner
@@ -488,7 +493,7 @@ class _Session:
         masked = replace_spans(text, to_mask, replacements)
         return _Value(masked, found, tuple(s.entity for s in to_mask))
 
-    def _json_values(self, values: list[str | None]) -> list[_Value]:
+    def _json_values(self, values: Sequence[str | None]) -> list[_Value]:
         """Mask JSON texts in place; a value that does not parse is masked as text."""
         documents: list[Any] = []
         parsed: list[bool] = []
