@@ -19,8 +19,6 @@ import pandas as pd
 import pyarrow as pa
 from IPython.display import display
 
-DISPLAY_ROWS = 50
-TEXT_ROWS = 10
 TEXT_COLUMNS = 20
 TEXT_WIDTH = 40
 TYPED_PREFIXES = ("decimal", "timestamp", "date")
@@ -114,11 +112,20 @@ def _typed(values: list[Any], arrow_type: str) -> Any:
     return values
 
 
+def shown_rows(frame: pd.DataFrame) -> int:
+    """How many rows to show, as pandas decides: all of them up to ``display.max_rows``,
+    else ``display.min_rows`` (10 and 60 unless the analyst set pandas' options)."""
+    most = pd.get_option("display.max_rows")
+    if most is None or len(frame) <= most:
+        return len(frame)
+    return int(min(pd.get_option("display.min_rows") or most, most))
+
+
 def render_table_html(frame: pd.DataFrame, masked: Mapping[str, Sequence[int]]) -> str:
-    shown = min(len(frame), DISPLAY_ROWS)
+    shown = shown_rows(frame)
     head = "".join(f"<th>{html.escape(str(column))}</th>" for column in frame.columns)
     columns = [
-        _column_html(values, set(masked.get(str(name), ())))
+        _column_html(values, {row for row in masked.get(str(name), ()) if row < shown})
         for name, values in zip(frame.columns, _head_columns(frame, shown), strict=True)
     ]
     rows = zip(*columns, strict=True) if columns else [()] * shown
@@ -146,7 +153,7 @@ def _cell_html(value: Any, is_masked: bool) -> str:
 
 def render_table_text(frame: pd.DataFrame) -> str:
     """A plain aligned table of the first rows and columns, for text-only front ends."""
-    shown = min(len(frame), TEXT_ROWS)
+    shown = shown_rows(frame)
     head = frame.iloc[:, :TEXT_COLUMNS]
     columns = [
         [_cell_text(name), *map(_cell_text, values)]

@@ -117,8 +117,11 @@ def test_result_frame_styles_exactly_the_masked_cells() -> None:
     assert html.count('title="masked by nbwarden"') == 2
     assert "&lt;b&gt;Nice&lt;/b&gt;" in html
     assert type(frame.head(1)) is pd.DataFrame
+    assert "more rows" not in render_table_html(pd.DataFrame({"n": range(60)}), {})
     big = pd.DataFrame({"n": range(120)})
-    assert "70 more rows" in render_table_html(big, {})
+    assert "110 more rows" in render_table_html(big, {}), "pandas' display.min_rows"
+    with pd.option_context("display.max_rows", 200):
+        assert "more rows" not in render_table_html(big, {})
 
 
 def test_result_frame_restores_database_types_except_masked_text() -> None:
@@ -166,7 +169,7 @@ def test_display_bundle_is_the_html_table_and_a_short_text_table() -> None:
     frame = result_frame({"table": pa.table({"n": range(120), "name": names})}, "exec-1")
     frame.nbwarden_masked = {"name": list(range(120))}
     bundle = frame._repr_mimebundle_()
-    assert bundle["text/html"].count('title="masked by nbwarden"') == 50
+    assert bundle["text/html"].count('title="masked by nbwarden"') == 10
     text = bundle["text/plain"].splitlines()
     assert text[0].split() == ["n", "name"] and text[1].split() == ["0", "0", "<PERSON_0>"]
     assert text[-2:] == ["… 110 more rows", "[120 rows x 2 columns]"]
