@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 import heapq
@@ -11,7 +12,7 @@ import logging
 import select
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,6 +181,8 @@ class SqlRunner:
                 streams = _streams(conn, statements[-1], config.dialect)
                 fetched = _run_statements(conn, statements, params, handle, config.row_cap, streams)
                 table, types, truncated, affected = fetched
+                if handle.requested:  # cancelled after the last statement: roll it back
+                    raise StatementCancelled(handle.timed_out)
                 conn.commit()
             except sa.exc.DBAPIError:
                 if handle.requested:
@@ -190,8 +193,6 @@ class SqlRunner:
                 handle.detach()
                 if handle.requested:
                     conn.invalidate()  # a late cancel must never hit the next user's query
-        if handle.requested:
-            raise StatementCancelled(handle.timed_out)
         return SqlResult(table, types, truncated, affected, time.perf_counter() - started)
 
     def dispose(self) -> None:
@@ -239,9 +240,16 @@ Fetched = tuple[pa.Table, list[str], bool, int | None]
 FETCH_BATCH = 2000
 """Rows per fetch: small enough that the rows-fetched counter moves during long results."""
 
-STREAMING_BACKENDS = {"postgresql": "postgres"}
-"""Backends whose driver buffers a whole result at execute unless it is read through a
-server-side cursor, with the sqlglot dialect that tokenizes their SQL."""
+Batch = tuple[list[str], Any, Sequence[Any]]
+"""Column names, the DB-API cursor description and the next rows of a result."""
+
+Reader = Callable[[int], Batch]
+"""Gives a batch of at most ``n`` rows."""
+
+Streamer = Callable[
+    [sa.Connection, str, dict[str, Any] | None], contextlib.AbstractContextManager[Reader]
+]
+"""Runs a query so that its rows arrive in batches, and gives the reader of those batches."""
 
 _CURSOR = "nbwarden_result"
 """The cursor a streamed statement is declared as; committing the transaction closes it."""
@@ -258,19 +266,19 @@ def _run_statements(
     params: dict[str, Any] | None,
     handle: CancelHandle,
     cap: int,
-    stream_last: bool,
+    stream_last: Streamer | None,
 ) -> Fetched:
-    """Every statement in turn; the last one's rows are read through a cursor if
-    ``stream_last``, so that they arrive in batches."""
+    """Every statement in turn; the last one's rows are read through ``stream_last`` if
+    given, so that they arrive in batches."""
     last: sa.CursorResult[Any] | None = None
     for index, (statement, _tokens) in enumerate(statements):
         if handle.requested:
             raise StatementCancelled(handle.timed_out)
         if last is not None:
             last.close()
-        if stream_last and index == len(statements) - 1:
-            _execute(conn, f"DECLARE {_CURSOR} NO SCROLL CURSOR FOR {statement}", params).close()
-            return _fetch(_cursor_reader(conn), cap, handle)
+        if stream_last is not None and index == len(statements) - 1:
+            with stream_last(conn, statement, params) as read:
+                return _fetch(read, cap, handle)
         last = _execute(conn, statement, params)
     if last is not None and last.returns_rows:
         fetched = _fetch(_result_reader(last), cap, handle)
@@ -281,11 +289,12 @@ def _run_statements(
 
 
 def _execute(
-    conn: sa.Connection, statement: str, params: dict[str, Any] | None
+    conn: sa.Connection, statement: str, params: dict[str, Any] | None, **options: Any
 ) -> sa.CursorResult[Any]:
+    """``statement`` run with its parameters, if any, and SQLAlchemy execution ``options``."""
     if params:
-        return conn.execute(sa.text(statement), params)
-    return conn.exec_driver_sql(_literal_percent(conn, statement))
+        return conn.execute(sa.text(statement), params, execution_options=options)
+    return conn.exec_driver_sql(_literal_percent(conn, statement), execution_options=options)
 
 
 def _literal_percent(conn: sa.Connection, statement: str) -> str:
@@ -297,46 +306,80 @@ def _literal_percent(conn: sa.Connection, statement: str) -> str:
     return statement
 
 
-def _streams(conn: sa.Connection, statement: Statement, dialect: str) -> bool:
-    """Whether to read ``statement`` through a server-side cursor, so rows arrive in batches.
+def _streams(conn: sa.Connection, statement: Statement, dialect: str) -> Streamer | None:
+    """How to read ``statement`` so that its rows arrive in batches; None: as the driver
+    gives them.
 
-    Only plain queries: PostgreSQL cannot declare a cursor over DML or ``SELECT INTO``.
+    Only plain queries: PostgreSQL cannot declare a cursor over DML or ``SELECT INTO``,
+    and MySQL's unbuffered cursor is for statements that return rows.
     """
-    streaming_dialect = STREAMING_BACKENDS.get(conn.dialect.name)
-    if streaming_dialect is None:
-        return False
+    streaming = STREAMING_BACKENDS.get(conn.dialect.name)
+    if streaming is None:
+        return None
     text, tokens = statement
-    if dialect != streaming_dialect:
-        tokens = _tokenize(text, streaming_dialect)
+    if dialect != streaming.dialect:
+        tokens = _tokenize(text, streaming.dialect)
     if not tokens:
-        return False
+        return None
     kinds = {token.token_type for token in tokens}
-    return tokens[0].token_type in _QUERY_START and not kinds & _NOT_IN_A_CURSOR
-
-
-Batch = tuple[list[str], Any, Sequence[Any]]
-"""Column names, the DB-API cursor description and the next rows of a result."""
-
-Reader = Callable[[int], Batch]
-"""Gives a batch of at most ``n`` rows."""
+    if tokens[0].token_type in _QUERY_START and not kinds & _NOT_IN_A_CURSOR:
+        return streaming.stream
+    return None
 
 
 def _result_reader(result: sa.CursorResult[Any]) -> Reader:
-    """Batches of a result the driver holds or computes as it goes (SQLite, DuckDB)."""
+    """Batches of a result the driver holds, computes or streams as it goes (SQLite,
+    DuckDB, MySQL)."""
     columns, description = list(result.keys()), result.cursor.description
     return lambda wanted: (columns, description, result.fetchmany(wanted))
 
 
-def _cursor_reader(conn: sa.Connection) -> Reader:
-    """Batches of the declared cursor, one ``FETCH`` each: no describe, ``CLOSE`` or one-row
-    prefetch round trips, which SQLAlchemy's ``stream_results`` adds to every query."""
+@contextlib.contextmanager
+def _declared_cursor(
+    conn: sa.Connection, statement: str, params: dict[str, Any] | None
+) -> Iterator[Reader]:
+    """PostgreSQL: ``statement`` declared as a server-side cursor, read one ``FETCH`` a
+    batch: no describe, ``CLOSE`` or one-row prefetch round trips, which SQLAlchemy's
+    ``stream_results`` adds to every query on psycopg."""
+    _execute(conn, f"DECLARE {_CURSOR} NO SCROLL CURSOR FOR {statement}", params).close()
 
     def read(wanted: int) -> Batch:
         with conn.exec_driver_sql(f"FETCH FORWARD {wanted} FROM {_CURSOR}") as result:
             cursor = result.cursor  # the rows are in memory: plain tuples, no Row objects
             return list(result.keys()), cursor.description, cursor.fetchall()
 
-    return read
+    yield read
+
+
+@contextlib.contextmanager
+def _unbuffered_cursor(
+    conn: sa.Connection, statement: str, params: dict[str, Any] | None
+) -> Iterator[Reader]:
+    """MySQL/MariaDB: the server sends every result as it goes; SQLAlchemy's
+    ``stream_results`` has the driver read it through an unbuffered cursor (pymysql
+    ``SSCursor``) instead of all of it at execute, at no extra round trip.
+
+    Closing the cursor reads the rows left unread (the protocol cannot stop a result), so
+    a result cut by the row cap leaves the connection ready for the next statement.
+    """
+    with _execute(conn, statement, params, stream_results=True) as result:
+        yield _result_reader(result)
+
+
+@dataclass(frozen=True)
+class Streaming:
+    """How a backend streams a query's rows, and the sqlglot dialect that tokenizes it."""
+
+    dialect: str
+    stream: Streamer
+
+
+STREAMING_BACKENDS = {
+    "postgresql": Streaming("postgres", _declared_cursor),
+    "mysql": Streaming("mysql", _unbuffered_cursor),
+    "mariadb": Streaming("mysql", _unbuffered_cursor),
+}
+"""Backends whose driver buffers a whole result at execute unless asked to stream it."""
 
 
 def _fetch(read: Reader, cap: int, handle: CancelHandle) -> Fetched:

@@ -1,4 +1,5 @@
-"""Rows fetched so far are reported while a long result streams in from PostgreSQL."""
+"""Rows fetched so far are reported while a long result streams in from PostgreSQL or
+MariaDB."""
 
 from __future__ import annotations
 
@@ -13,21 +14,39 @@ from nbwarden.executor.sql import FETCH_BATCH
 ALICE = Identity(user="alice", roles=frozenset({"analyst"}), kernel_id="k1", session_id="s1")
 BOB = Identity(user="bob", roles=frozenset({"analyst"}))
 BATCHES = 4
-SLOW_BATCHES = (
-    f"SELECT g FROM generate_series(1, {BATCHES * FETCH_BATCH}) AS g, "
-    f"LATERAL pg_sleep(CASE WHEN mod(g, {FETCH_BATCH}) = 0 THEN 0.3 ELSE 0 END)"
+SLOW_BATCHES = {
+    "postgres": (
+        f"SELECT g FROM generate_series(1, {BATCHES * FETCH_BATCH}) AS g, "
+        f"LATERAL pg_sleep(CASE WHEN mod(g, {FETCH_BATCH}) = 0 THEN 0.3 ELSE 0 END)"
+    ),
+    "mariadb": (
+        f"SELECT seq AS g FROM seq_1_to_{BATCHES * FETCH_BATCH} "
+        f"WHERE SLEEP(IF(MOD(seq, {FETCH_BATCH}) = 0, 0.3, 0)) = 0"
+    ),
+}
+"""A query per backend whose rows come in batches of ``FETCH_BATCH``, 0.3 s apart."""
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ],
 )
-
-
-@pytest.mark.postgres
 def test_rows_fetched_grow_while_a_long_result_streams(
-    make_gateway: GatewayMaker, make_config: ConfigMaker, postgres_url: str
+    make_gateway: GatewayMaker,
+    make_config: ConfigMaker,
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> None:
-    gateway = make_gateway(make_config(extra_connections={"pg": {"url": postgres_url}}))
+    url = request.getfixturevalue(f"{backend}_url")
+    gateway = make_gateway(make_config(extra_connections={"db": {"url": url}}))
+    code = SLOW_BATCHES[backend]
 
     async def scenario() -> tuple[Outcome, list[int], list[float]]:
-        request = ExecuteRequest(kind="sql", target="pg", code=SLOW_BATCHES, cell_id="c1")
-        task = asyncio.create_task(gateway.execute(request, ALICE))
+        cell = ExecuteRequest(kind="sql", target="db", code=code, cell_id="c1")
+        task = asyncio.create_task(gateway.execute(cell, ALICE))
         rows_seen: list[int] = []
         elapsed_seen: list[float] = []
         while not task.done():

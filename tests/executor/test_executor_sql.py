@@ -15,8 +15,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nbwarden.config import ConnectionConfig, dialect_of_url
+from nbwarden.executor import sql
 from nbwarden.executor.scrub import connection_secrets, driver_message, scrub_message
 from nbwarden.executor.sql import (
+    FETCH_BATCH,
     CancelHandle,
     SqlRunner,
     StatementCancelled,
@@ -355,9 +357,12 @@ def test_each_statement_times_out_on_its_own_deadline(postgres_url: str) -> None
     quick.dispose()
 
 
-def _backend_pid(runner: SqlRunner) -> int:
-    result = runner.run("db", "SELECT pg_backend_pid() AS pid", None, CancelHandle())
-    return int(result.table.column("pid")[0].as_py())
+def _session_id(runner: SqlRunner) -> int:
+    """The server's id of the pooled connection that the next query gets."""
+    postgres = runner.engine("db").dialect.name == "postgresql"
+    function = "pg_backend_pid()" if postgres else "CONNECTION_ID()"
+    result = runner.run("db", f"SELECT {function} AS id", None, CancelHandle())
+    return int(result.table.column("id")[0].as_py())
 
 
 @pytest.mark.postgres
@@ -367,10 +372,10 @@ def test_postgres_connections_the_server_closed_are_replaced(postgres_url: str) 
     runner = runner_for(postgres_url, timeout_s=30)
     admin = sa.create_engine(postgres_url)
     with admin.connect() as conn:
-        conn.exec_driver_sql(f"SELECT pg_terminate_backend({_backend_pid(runner)}, 5000)")
-    assert _backend_pid(runner) > 0
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend({_session_id(runner)}, 5000)")
+    assert _session_id(runner) > 0
 
-    pid = _backend_pid(runner)
+    pid = _session_id(runner)
     errors: list[BaseException] = []
 
     def sleep() -> None:
@@ -390,6 +395,123 @@ def test_postgres_connections_the_server_closed_are_replaced(postgres_url: str) 
         conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid}, 5000)")
     thread.join(timeout=10)
     assert len(errors) == 1 and isinstance(errors[0], sa.exc.DBAPIError)
-    assert _backend_pid(runner) != pid
+    assert _session_id(runner) != pid
     runner.dispose()
     admin.dispose()
+
+
+@pytest.mark.mariadb
+def test_mariadb_streamed_result_keeps_cap_params_and_the_transaction(mariadb_url: str) -> None:
+    """The last statement is read through an unbuffered cursor: cap, bind parameters,
+    zero rows, ``SELECT ... INTO``, DML and the cell's earlier statements all still hold,
+    and the capped result is read to its end so the connection is reused as it is."""
+    runner = runner_for(mariadb_url, row_cap=5)
+    session = _session_id(runner)
+    code = (
+        "CREATE TABLE streamed_numbers (n int, label text); "
+        "INSERT INTO streamed_numbers SELECT seq, CONCAT('n', seq) FROM seq_1_to_10000; "
+        "SELECT n, label FROM streamed_numbers WHERE n > :low ORDER BY n"
+    )
+    capped = runner.run("db", code, {"low": 1}, CancelHandle())
+    assert capped.truncated and capped.table.column("n").to_pylist() == [2, 3, 4, 5, 6]
+    assert capped.types == ["int64", "string"]
+    assert _session_id(runner) == session
+    updated = runner.run(
+        "db", "UPDATE streamed_numbers SET label = 'x' WHERE n <= 3", None, CancelHandle()
+    )
+    assert updated.rows_affected == 3
+    into = "SELECT count(*) INTO @total FROM streamed_numbers"
+    assert runner.run("db", into, None, CancelHandle()).table.num_rows == 0
+    total = runner.run("db", f"{into}; SELECT @total AS total", None, CancelHandle())
+    assert total.table.column("total").to_pylist() == [10000] and not total.truncated
+    empty = runner.run(
+        "db", "SELECT 1 AS one, 'x' AS two FROM DUAL WHERE false", None, CancelHandle()
+    )
+    assert empty.table.column_names == ["one", "two"] and empty.table.num_rows == 0
+    assert _session_id(runner) == session
+    runner.dispose()
+
+
+@pytest.mark.mariadb
+def test_mariadb_cancel_while_rows_stream(mariadb_url: str) -> None:
+    """``KILL QUERY`` ends an unbuffered result being read: the runner raises
+    ``StatementCancelled`` and the connection is dropped, not pooled."""
+    runner = runner_for(mariadb_url, row_cap=10**6, timeout_s=120)
+    session = _session_id(runner)
+    total = 20 * FETCH_BATCH
+    slow = (
+        f"SELECT seq FROM seq_1_to_{total} WHERE SLEEP(IF(MOD(seq, {FETCH_BATCH}) = 0, 0.5, 0)) = 0"
+    )
+    handle = CancelHandle()
+
+    def cancel_once_rows_arrive() -> None:
+        for _ in range(3000):
+            if handle.rows_fetched:
+                break
+            time.sleep(0.01)
+        handle.cancel()
+
+    threading.Thread(target=cancel_once_rows_arrive, daemon=True).start()
+    with pytest.raises(StatementCancelled) as caught:
+        runner.run("db", slow, None, handle)
+    assert not caught.value.timed_out
+    assert 0 < handle.rows_fetched < total
+    assert _session_id(runner) != session
+    runner.dispose()
+
+
+@pytest.mark.mariadb
+def test_mariadb_streamed_values_match_the_buffered_read(
+    mariadb_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decimals, dates, times, text, binary and NULLs make the same Arrow table whether
+    the driver buffers the result or streams it."""
+    runner = runner_for(mariadb_url)
+    with runner.engine("db").begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE typed_values (id int, amount decimal(12, 2), ratio double, day date,"
+            " stamp datetime(6), span time, note text, data blob)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO typed_values VALUES (1, 1234.50, 0.25, '2024-02-29',"
+            " '2024-02-29 13:05:07.123456', '-01:02:03', 'Zürich ☃', x'ff006f6b80'),"
+            " (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL)"
+        )
+    code = "SELECT * FROM typed_values ORDER BY id"
+    streamed = runner.run("db", code, None, CancelHandle())
+    monkeypatch.setattr(sql, "STREAMING_BACKENDS", {})
+    buffered = runner.run("db", code, None, CancelHandle())
+    runner.dispose()
+    assert streamed.types == buffered.types
+    assert streamed.table.equals(buffered.table)
+    assert streamed.table.column("amount").to_pylist() == [Decimal("1234.50"), None]
+    assert streamed.table.column("data").to_pylist() == ["\ufffd\x00ok\ufffd", None]
+    assert streamed.table.column("note").to_pylist() == ["Zürich ☃", None]
+
+
+class CancelOnFirstRows(CancelHandle):
+    """Asks to cancel as soon as rows arrive: after the cell's last statement has run,
+    before its transaction commits."""
+
+    @property
+    def rows_fetched(self) -> int:
+        return self._rows
+
+    @rows_fetched.setter
+    def rows_fetched(self, rows: int) -> None:
+        self._rows = rows
+        if rows:
+            self.cancel()
+
+
+@pytest.mark.postgres
+def test_a_cancel_after_the_last_statement_rolls_the_cell_back(postgres_url: str) -> None:
+    runner = runner_for(postgres_url)
+    runner.run("db", "CREATE TABLE audit_probe (n int)", None, CancelHandle())
+    with pytest.raises(StatementCancelled):
+        runner.run(
+            "db", "INSERT INTO audit_probe VALUES (1); SELECT 1 AS one", None, CancelOnFirstRows()
+        )
+    count = runner.run("db", "SELECT count(*) AS n FROM audit_probe", None, CancelHandle())
+    assert count.table.column("n").to_pylist() == [0]
+    runner.dispose()
