@@ -364,6 +364,19 @@ def _unbuffered_cursor(
     """
     with _execute(conn, statement, params, stream_results=True) as result:
         yield _result_reader(result)
+        _drain(result.cursor)
+
+
+def _drain(cursor: Any) -> None:
+    """Read the rows past the row cap. An error among them is not the cell's (PostgreSQL
+    never computes those rows): the capped rows stand, and only the error's type is
+    logged, as a driver message can quote a value (SQLAlchemy would log all of it)."""
+    try:
+        cursor.close()
+    except Exception as exc:
+        log.warning(
+            "rows past the row cap ended with %s; the capped rows stand", type(exc).__name__
+        )
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from decimal import Decimal
@@ -514,4 +515,25 @@ def test_a_cancel_after_the_last_statement_rolls_the_cell_back(postgres_url: str
         )
     count = runner.run("db", "SELECT count(*) AS n FROM audit_probe", None, CancelHandle())
     assert count.table.column("n").to_pylist() == [0]
+    runner.dispose()
+
+
+@pytest.mark.mariadb
+def test_mariadb_error_past_the_cap_keeps_the_rows_and_stays_out_of_logs(
+    mariadb_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The rows past the cap are still read (the protocol cannot stop a result); an error
+    there leaves the capped rows, and its driver message, which can quote a value, is
+    logged by nobody."""
+    runner = runner_for(mariadb_url, row_cap=100)
+    failing = "IF(seq = 5000, (SELECT 1 UNION SELECT 2), seq)"
+    with caplog.at_level(logging.DEBUG):
+        capped = runner.run(
+            "db", f"SELECT seq, {failing} AS v FROM seq_1_to_10000", None, CancelHandle()
+        )
+    assert capped.truncated and capped.table.num_rows == 100
+    assert "Subquery returns" not in caplog.text
+    assert "OperationalError" in caplog.text
+    again = runner.run("db", "SELECT 1 AS one", None, CancelHandle())
+    assert again.table.column("one").to_pylist() == [1]
     runner.dispose()
