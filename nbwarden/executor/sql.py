@@ -141,6 +141,29 @@ class _Watchdog:
 _WATCHDOG = _Watchdog()
 
 
+class _NoDriverText(logging.Filter):
+    """Keeps the type of an error SQLAlchemy logs itself (closing a cursor, resetting a
+    pooled connection) and drops its text: a driver message can quote a data value
+    (``Key (email)=(...) already exists``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            record.msg = f"{record.getMessage()} ({type(error).__name__})"
+            record.args, record.exc_info, record.exc_text = (), None, None
+        return True
+
+
+_NO_DRIVER_TEXT = _NoDriverText()
+
+
+def _keep_driver_text_out_of_logs(engine: sa.Engine) -> None:
+    for logger in (engine.logger, engine.pool.logger):
+        if isinstance(logger, sa.log.InstanceLogger):  # echo wraps the logger
+            logger = logger.logger
+        logger.addFilter(_NO_DRIVER_TEXT)
+
+
 class SqlRunner:
     """One SQLAlchemy engine per configured connection, created on first use."""
 
@@ -155,6 +178,7 @@ class SqlRunner:
                 url = sa.make_url(self.connections[name].url)
                 socket_check = url.get_dialect().driver == "psycopg" and hasattr(select, "poll")
                 engine = sa.create_engine(url, pool_pre_ping=not socket_check)
+                _keep_driver_text_out_of_logs(engine)
                 if socket_check:
                     sa.event.listen(engine, "checkout", _refuse_closed_by_server)
                 if engine.dialect.name == "sqlite":

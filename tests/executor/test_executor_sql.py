@@ -537,3 +537,22 @@ def test_mariadb_error_past_the_cap_keeps_the_rows_and_stays_out_of_logs(
     again = runner.run("db", "SELECT 1 AS one", None, CancelHandle())
     assert again.table.column("one").to_pylist() == [1]
     runner.dispose()
+
+
+@pytest.mark.postgres
+def test_errors_sqlalchemy_logs_itself_keep_their_type_not_their_text(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the pool logs when closing or resetting a connection fails (no caller sees
+    it) names the error's type only: driver messages can quote values."""
+    runner = runner_for(postgres_url)
+    engine = runner.engine("db")
+    email = fake.email()
+    with caplog.at_level(logging.DEBUG):
+        try:
+            raise sa.exc.OperationalError("ROLLBACK", None, Exception(f"Key (email)=({email})"))
+        except sa.exc.OperationalError:
+            engine.pool.logger.error("Exception during reset or similar", exc_info=True)
+    assert "Exception during reset or similar (OperationalError)" in caplog.text
+    assert email not in caplog.text
+    runner.dispose()
