@@ -199,7 +199,7 @@ class Masker:
         wholes = list(map(cache.get, values))
         for position in [i for i, whole in enumerate(wholes) if whole is None]:
             wholes[position] = self._whole_value(entity, values[position], cache)
-        return wholes  # type: ignore[return-value]  # every None was filled in
+        return cast(list[_WholeValue], wholes)  # every None was filled in
 
     def _whole_value(self, entity: str, value: str, cache: dict[str, _WholeValue]) -> _WholeValue:
         raw = value.strip()
