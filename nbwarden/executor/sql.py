@@ -207,7 +207,8 @@ class SqlRunner:
                 table, types, truncated, affected = fetched
                 if handle.requested:  # cancelled after the last statement: roll it back
                     raise StatementCancelled(handle.timed_out)
-                conn.commit()
+                if not conn.invalidated:  # else a lone capped query, cut on the server
+                    conn.commit()
             except sa.exc.DBAPIError:
                 if handle.requested:
                     raise StatementCancelled(handle.timed_out) from None
@@ -271,9 +272,10 @@ Reader = Callable[[int], Batch]
 """Gives a batch of at most ``n`` rows."""
 
 Streamer = Callable[
-    [sa.Connection, str, dict[str, Any] | None], contextlib.AbstractContextManager[Reader]
+    [sa.Connection, str, dict[str, Any] | None, bool], contextlib.AbstractContextManager[Reader]
 ]
-"""Runs a query so that its rows arrive in batches, and gives the reader of those batches."""
+"""Runs a query so that its rows arrive in batches, and gives the reader of those batches;
+the flag says whether the query is the cell's only statement."""
 
 _CURSOR = "nbwarden_result"
 """The cursor a streamed statement is declared as; committing the transaction closes it."""
@@ -301,7 +303,7 @@ def _run_statements(
         if last is not None:
             last.close()
         if stream_last is not None and index == len(statements) - 1:
-            with stream_last(conn, statement, params) as read:
+            with stream_last(conn, statement, params, index == 0) as read:
                 return _fetch(read, cap, handle)
         last = _execute(conn, statement, params)
     if last is not None and last.returns_rows:
@@ -360,11 +362,12 @@ def _result_reader(result: sa.CursorResult[Any]) -> Reader:
 
 @contextlib.contextmanager
 def _declared_cursor(
-    conn: sa.Connection, statement: str, params: dict[str, Any] | None
+    conn: sa.Connection, statement: str, params: dict[str, Any] | None, _alone: bool
 ) -> Iterator[Reader]:
     """PostgreSQL: ``statement`` declared as a server-side cursor, read one ``FETCH`` a
     batch: no describe, ``CLOSE`` or one-row prefetch round trips, which SQLAlchemy's
-    ``stream_results`` adds to every query on psycopg."""
+    ``stream_results`` adds to every query on psycopg. Rows past the row cap are never
+    computed: the commit closes the cursor."""
     _execute(conn, f"DECLARE {_CURSOR} NO SCROLL CURSOR FOR {statement}", params).close()
 
     def read(wanted: int) -> Batch:
@@ -377,18 +380,43 @@ def _declared_cursor(
 
 @contextlib.contextmanager
 def _unbuffered_cursor(
-    conn: sa.Connection, statement: str, params: dict[str, Any] | None
+    conn: sa.Connection, statement: str, params: dict[str, Any] | None, alone: bool
 ) -> Iterator[Reader]:
     """MySQL/MariaDB: the server sends every result as it goes; SQLAlchemy's
     ``stream_results`` has the driver read it through an unbuffered cursor (pymysql
     ``SSCursor``) instead of all of it at execute, at no extra round trip.
 
-    Closing the cursor reads the rows left unread (the protocol cannot stop a result), so
-    a result cut by the row cap leaves the connection ready for the next statement.
+    The protocol cannot stop a result half-way. When the row cap cuts the cell's only
+    statement, the statement is killed on the server (it would go on computing rows
+    nobody reads); otherwise the rest is read and dropped, so the cell's earlier
+    statements can still be committed.
     """
     with _execute(conn, statement, params, stream_results=True) as result:
-        yield _result_reader(result)
-        _drain(result.cursor)
+        read = _result_reader(result)
+        ended = False
+
+        def read_and_note_the_end(wanted: int) -> Batch:
+            nonlocal ended
+            batch = read(wanted)
+            ended = len(batch[2]) < wanted
+            return batch
+
+        yield read_and_note_the_end
+        if alone and not ended:
+            _kill_and_drop(conn, result.cursor)
+        elif result.cursor is not None:  # None once the driver read the end of the result
+            _drain(result.cursor)
+
+
+def _kill_and_drop(conn: sa.Connection, cursor: Any) -> None:
+    """End a statement the row cap cut: ``KILL QUERY`` from another connection, read up to
+    the error it ends with, and drop the connection, so a kill that arrived after the
+    statement ended cannot reach the next statement sent on it. The cell's only statement
+    returned rows, so its transaction holds nothing to commit."""
+    _call_quietly(_cancel_function(conn.engine, conn))
+    with contextlib.suppress(Exception):  # "Query execution was interrupted"
+        cursor.close()
+    conn.invalidate()
 
 
 def _drain(cursor: Any) -> None:

@@ -522,15 +522,15 @@ def test_a_cancel_after_the_last_statement_rolls_the_cell_back(postgres_url: str
 def test_mariadb_error_past_the_cap_keeps_the_rows_and_stays_out_of_logs(
     mariadb_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The rows past the cap are still read (the protocol cannot stop a result); an error
+    """After an earlier statement the rows past the cap are read to end the result (the
+    protocol cannot stop it, and the earlier statement must still be committed); an error
     there leaves the capped rows, and its driver message, which can quote a value, is
     logged by nobody."""
     runner = runner_for(mariadb_url, row_cap=100)
     failing = "IF(seq = 5000, (SELECT 1 UNION SELECT 2), seq)"
+    code = f"SET @first = 1; SELECT seq, {failing} AS v FROM seq_1_to_10000"
     with caplog.at_level(logging.DEBUG):
-        capped = runner.run(
-            "db", f"SELECT seq, {failing} AS v FROM seq_1_to_10000", None, CancelHandle()
-        )
+        capped = runner.run("db", code, None, CancelHandle())
     assert capped.truncated and capped.table.num_rows == 100
     assert "Subquery returns" not in caplog.text
     assert "OperationalError" in caplog.text
@@ -555,4 +555,26 @@ def test_errors_sqlalchemy_logs_itself_keep_their_type_not_their_text(
             engine.pool.logger.error("Exception during reset or similar", exc_info=True)
     assert "Exception during reset or similar (OperationalError)" in caplog.text
     assert email not in caplog.text
+    runner.dispose()
+
+
+@pytest.mark.mariadb
+def test_mariadb_lone_query_cut_by_the_cap_is_killed_on_the_server(mariadb_url: str) -> None:
+    """A capped cell of one query does not leave the server sending millions of rows
+    nobody reads: the query is killed and its connection dropped."""
+    runner = runner_for(mariadb_url, row_cap=100)
+    session = "SELECT CONNECTION_ID() AS id"
+    before = runner.run("db", session, None, CancelHandle()).table.column("id").to_pylist()
+    big = "SELECT seq AS n FROM seq_1_to_50000000"
+    capped = runner.run("db", big, None, CancelHandle())
+    assert capped.truncated and capped.table.column("n").to_pylist() == list(range(1, 101))
+    after = runner.run("db", session, None, CancelHandle()).table.column("id").to_pylist()
+    assert after != before, "the cut connection is not handed out again"
+    running = runner.run(
+        "db",
+        "SELECT count(*) AS n FROM information_schema.PROCESSLIST WHERE INFO = :big",
+        {"big": big},
+        CancelHandle(),
+    )
+    assert running.table.column("n").to_pylist() == [0]
     runner.dispose()
