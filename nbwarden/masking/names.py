@@ -200,9 +200,19 @@ def load_ner_pipeline(model: str) -> Any:
     The model's objects live as long as the process, so they are moved out of the
     garbage collector's reach (``gc.freeze``): otherwise each full collection walks them
     again, a pause of about 70 ms in the middle of some unrelated result.
+
+    Its matrix products go through numpy's BLAS, limited to one thread for the process,
+    instead of thinc's default blis: NER is the only BLAS user of a gateway process, and
+    on the NER's shapes OpenBLAS on one thread is 2.4-4 times faster than blis, which
+    takes a quarter off NER (docs/masking.md). A second BLAS thread saves a little more
+    time but costs more CPU than it saves on a shared machine.
     """
     import spacy
+    from thinc.api import get_current_ops, set_current_ops
+    from threadpoolctl import threadpool_limits
 
+    default_ops = get_current_ops()
+    set_current_ops(_numpy_blas_ops())  # the model's layers keep the ops they are made with
     try:
         nlp = spacy.load(model)
     except (OSError, ImportError) as exc:
@@ -210,6 +220,9 @@ def load_ner_pipeline(model: str) -> Any:
             f"spaCy model {model!r} is not installed (nbwarden never downloads models): "
             f"{type(exc).__name__}"
         ) from None
+    finally:
+        set_current_ops(default_ops)
+    threadpool_limits(1, user_api="blas")
     if "ner" not in nlp.pipe_names:
         raise MaskingError(f"spaCy model {model!r} has no 'ner' component")
     keep = {"ner"}
@@ -219,3 +232,14 @@ def load_ner_pipeline(model: str) -> Any:
     nlp.select_pipes(enable=sorted(keep))
     gc.freeze()
     return nlp
+
+
+def _numpy_blas_ops() -> Any:
+    """thinc's numpy ops with the matrix product of thinc's base ops (``numpy.dot``, so
+    numpy's BLAS) in place of blis. Made on use: thinc is slow to import."""
+    from thinc.api import NumpyOps, Ops
+
+    class NumpyBlasOps(NumpyOps):  # type: ignore[misc]
+        gemm = Ops.gemm
+
+    return NumpyBlasOps()

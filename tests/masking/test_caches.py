@@ -83,3 +83,15 @@ def test_free_text_answers_are_the_same_warm_and_ner_does_not_depend_on_the_batc
     masker.clear_caches()
     one_by_one = [masker.names.find([note])[0] for note in notes]
     assert batched == one_by_one
+
+
+def test_ner_multiplies_matrices_on_one_blas_thread(masker: Masker) -> None:
+    """thinc's blis is 2.4-4x slower here than numpy's BLAS on one thread
+    (docs/masking.md): the model is made with ops whose product is ``numpy.dot``."""
+    from thinc.api import Ops
+    from threadpoolctl import threadpool_info
+
+    masker.names.find(["Call Ada Lovelace tomorrow"])
+    ner = masker.names._pipeline().get_pipe("ner")
+    assert type(ner.model.ops).gemm is Ops.gemm
+    assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}
