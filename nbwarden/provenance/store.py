@@ -386,7 +386,7 @@ class ProvenanceStore:
         so a subject costs one cached HMAC and one string concatenation."""
         lines: list[str] = []
         splits = True
-        cached, hmac_of = self._subject_hmacs.get, self._subject_hmac
+        cached, hmac_of = self._subject_hmacs.get, self.subject_hmac
         for entity, column, source, masked, identifiers in _subject_groups(end):
             prefix, suffix = subject_line_affixes(entity, column, source, masked)
             splits = splits and splits_back(entity, column, source)
@@ -403,7 +403,7 @@ class ProvenanceStore:
         rows: dict[tuple[str, str, str | None], tuple[str | None, bool]] = {}
         for entity, column, source, masked, identifiers in _subject_groups(end):
             for identifier in identifiers:
-                rows[(entity, self._subject_hmac(entity, identifier), column)] = (source, masked)
+                rows[(entity, self.subject_hmac(entity, identifier), column)] = (source, masked)
         entity_types, digests, columns = (list(part) for part in zip(*rows, strict=True))
         sources, masked_flags = (list(part) for part in zip(*rows.values(), strict=True))
         return [
@@ -416,12 +416,9 @@ class ProvenanceStore:
             [subject_key(digest) for digest in digests],
         ]
 
-    def subject_hmac(self, entity_type: str, normalised_identifier: str) -> str:
-        """``keys.keyed_hash`` of type and identifier, through the one-shot C HMAC."""
-        return self._subject_hmac(entity_type, normalised_identifier)
-
-    def _subject_hmac(self, entity_type: str, identifier: str) -> str:
-        """A bounded in-memory cache serves re-run cells, whose results name the same
+    def subject_hmac(self, entity_type: str, identifier: str) -> str:
+        """``keys.keyed_hash`` of type and normalised identifier, through the one-shot C
+        HMAC. A bounded in-memory cache serves re-run cells, whose results name the same
         subjects again (like the masker's caches, it never reaches disk)."""
         cache_key = (entity_type, identifier)
         found = self._subject_hmacs.get(cache_key)
