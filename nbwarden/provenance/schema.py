@@ -176,10 +176,19 @@ def _schema_v3() -> list[str]:
     return [f"ALTER TABLE {EXECUTION_ENDS} ADD COLUMN {PENDING_SUBJECTS} VARCHAR"]
 
 
+def _schema_v4() -> list[str]:
+    """No ART index on ``subject_key``: DuckDB rewrites a changed ART whole at every
+    checkpoint, so the pause grew with the history (about 100 ms at 5M subject rows) and
+    hit whichever cell's commit crossed the WAL threshold. A scan of the BIGINT column
+    finds a subject in a few milliseconds at that size."""
+    return ["DROP INDEX IF EXISTS subject_key"]
+
+
 MIGRATIONS: tuple[tuple[int, list[str]], ...] = (
     (1, _schema_v1()),
     (2, _schema_v2()),
     (3, _schema_v3()),
+    (4, _schema_v4()),
 )
 """(version, statements): append new versions; never edit an applied one."""
 
