@@ -88,6 +88,9 @@ class ApprovalRequest:
     used_by_execution: str | None = None
     execution_id: str | None = None
     """The provenance record of the execution that was held for this request."""
+    kernel_id: str | None = None
+    """The kernel whose cell was held: the same code held in two kernels gets two requests,
+    so approving one never leaves the other with an approval already used."""
     updated_at: float = 0.0
     statement_types: tuple[str, ...] = ()
     tables_read: tuple[str, ...] = ()

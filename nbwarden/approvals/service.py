@@ -113,14 +113,16 @@ class ApprovalService:
         purpose: str | None,
         execution_id: str | None = None,
         lineage: Lineage | None = None,
+        kernel_id: str | None = None,
     ) -> ApprovalRequest:
-        """A new pending request, or the open one already bound to the same code.
+        """A new pending request, or the open one already bound to the same code in the
+        same kernel.
 
         ``lineage`` adds the statement types, tables and columns the verdict saw, and for
         each column read the masking its name predicts (names only, never values).
         """
         with self._lock:
-            existing = self.find_open(binding)
+            existing = self.find_open(binding, kernel_id)
             if existing is not None and existing.state == "pending":
                 return existing
             now = self.clock()
@@ -141,6 +143,7 @@ class ApprovalService:
                 required_approvals=max(1, rule.required),
                 approver_group=rule.group,
                 execution_id=execution_id,
+                kernel_id=kernel_id,
                 updated_at=now,
                 **self._lineage_fields(lineage),
             )
@@ -168,11 +171,17 @@ class ApprovalService:
             ]
         return sorted(found, key=lambda r: r.created_at)
 
-    def find_open(self, binding: str) -> ApprovalRequest | None:
+    def find_open(self, binding: str, kernel_id: str | None = None) -> ApprovalRequest | None:
+        """The pending or approved request bound to this code for this kernel (or for
+        callers without a kernel, when ``kernel_id`` is None)."""
         with self._lock:
             self._expire_due()
             for request in self._requests.values():
-                if request.binding == binding and request.state in OPEN_STATES:
+                if (
+                    request.binding == binding
+                    and request.kernel_id == kernel_id
+                    and request.state in OPEN_STATES
+                ):
                     return request
         return None
 

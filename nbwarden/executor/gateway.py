@@ -248,7 +248,8 @@ class Gateway:
 
     def _authorise(self, plan: _Plan) -> None:
         """Find what lets this cell run: the named approval, a grant, or an approved
-        request already bound to exactly this code (re-running the cell uses it)."""
+        request already bound to exactly this code in this kernel (re-running the cell uses
+        it)."""
         request = plan.request
         if request.approval_id:
             approval = self._named_approval(plan, request.approval_id)
@@ -259,7 +260,7 @@ class Gateway:
             if grant is not None:
                 plan.authorization = grant
                 return
-            found = self.approvals.find_open(self._binding(plan))
+            found = self.approvals.find_open(self._binding(plan), plan.identity.kernel_id)
             if found is None:
                 plan.needs_approval = True
                 return
@@ -338,6 +339,7 @@ class Gateway:
                     purpose=plan.purpose_masked,
                     execution_id=execution_id,
                     lineage=plan.verdict,
+                    kernel_id=plan.identity.kernel_id,
                 )
             except Exception:
                 return self._finish(

@@ -121,6 +121,26 @@ def test_rerunning_the_approved_cell_uses_its_approval(make_gateway: GatewayMake
     assert record(gateway, rerun)["approval_id"] == held.approval["id"]
 
 
+def test_the_same_cell_held_in_two_kernels_gets_a_request_for_each(
+    make_gateway: GatewayMaker,
+) -> None:
+    """Sharing one request left the second kernel with an approval already used."""
+    gateway = make_gateway()
+    second_kernel = Identity(user="alice", roles=ALICE.roles, kernel_id="k2", session_id="s2")
+    first = run(gateway, FLAGGED)
+    second = run(gateway, FLAGGED, identity=second_kernel)
+    assert first.status == second.status == "pending"
+    assert first.approval is not None and second.approval is not None
+    assert first.approval["id"] != second.approval["id"]
+    assert run(gateway, FLAGGED, identity=second_kernel).approval["id"] == second.approval["id"]
+    for held in (first, second):
+        gateway.approvals.approve(held.approval["id"], "bob", BOB.roles, "contract")
+    ran_first = run(gateway, FLAGGED, approval_id=first.approval["id"])
+    ran_second = run(gateway, FLAGGED, identity=second_kernel, approval_id=second.approval["id"])
+    assert ran_first.status == ran_second.status == "ok", (ran_first.error, ran_second.error)
+    assert record(gateway, ran_second)["approval_id"] == second.approval["id"]
+
+
 def test_admins_cannot_approve_their_own_cells(make_gateway: GatewayMaker) -> None:
     gateway = make_gateway()
     held = run(gateway, FLAGGED, identity=ROOT)

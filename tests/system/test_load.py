@@ -34,14 +34,13 @@ def allowed_cell(kernel: int, cell: int) -> str:
     )
 
 
-def flagged_cell(kernel: int) -> str:
-    """Unique per kernel: identical code of one user would share one approval request."""
-    return f"%%sql prod\nSELECT *, {kernel} AS kernel FROM customers"
+FLAGGED_CELL = "%%sql prod\nSELECT * FROM customers"
+"""The same in every kernel: each held cell still gets a request of its own."""
 
 
 async def run_kernel(kernel: GovernedKernel, index: int) -> list[Any]:
     runs = [await kernel.run(allowed_cell(index, cell)) for cell in range(CELLS - 1)]
-    runs.append(await kernel.run(flagged_cell(index), timeout_s=180))
+    runs.append(await kernel.run(FLAGGED_CELL, timeout_s=180))
     return runs
 
 
