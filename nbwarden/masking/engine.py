@@ -30,6 +30,7 @@ from nbwarden.masking.errors import MaskingError
 from nbwarden.masking.names import NameFinder
 from nbwarden.masking.offline import use_bundled_suffix_list
 from nbwarden.masking.operators import Operators
+from nbwarden.masking.plain import PlainText, plain_text, plain_texts
 from nbwarden.masking.profile import Profile, load_profile
 from nbwarden.masking.results import MaskResult, SubjectRef, Subjects, TextMaskResult
 from nbwarden.masking.scanner import (
@@ -206,10 +207,12 @@ class Masker:
         if not raw:
             whole = _BLANK
         else:
-            identifier = self.identifier(entity, raw)
+            plain = plain_text(raw)
+            read = plain.text if plain else raw
+            identifier = self.identifier(entity, read)
             found = ((entity, identifier),)
-            words = _name_words(raw) if entity == PERSON else ()
-            masked = _Value(self.replacement(entity, raw), found, (entity,))
+            words = _name_words(read) if entity == PERSON else ()
+            masked = _Value(self.replacement(entity, read), found, (entity,))
             shown = _Value(None, found, ())
             whole = _WholeValue(raw.casefold(), words, masked, shown, identifier)
         if self._whole_entries >= CACHE_ENTRIES:
@@ -422,11 +425,12 @@ class _Session:
         return whole.masked if self._masks(entity) else whole.shown
 
     def _scan(self, uniques: Sequence[str | None], lenient: bool = False) -> list[_Value]:
-        hits = self.masker.scanner.candidate_rules(pa.array(uniques, pa.string()))
+        texts, plain = plain_texts(uniques)
+        hits = self.masker.scanner.candidate_rules(pa.array(texts, pa.string()))
         outcomes: list[_Value] = []
-        for position, value in enumerate(uniques):
+        for position, (value, text) in enumerate(zip(uniques, texts, strict=True)):
             rule_indices = hits.get(position)
-            if value is None:
+            if value is None or text is None:
                 outcomes.append(_UNCHANGED)
                 continue
             known = self.known_values.get(value.strip().casefold())
@@ -436,14 +440,16 @@ class _Session:
             if not rule_indices:
                 outcomes.append(_UNCHANGED)
                 continue
-            spans = self.masker.scanner.find(value, rule_indices, lenient)
-            outcomes.append(self._apply_spans(value, spans))
+            spans = self.masker.scanner.find(text, rule_indices, lenient)
+            outcomes.append(self._apply_spans(value, spans, plain.get(position)))
         return outcomes
 
     def free_texts(self, texts: Sequence[str | None]) -> list[_Value]:
         """Regex and known names on every text, then NER in one batch on the distinct
         windows around capitalised words that may still be names."""
         scanner = self.masker.scanner
+        originals = texts
+        texts, plain = plain_texts(originals)
         hits = scanner.candidate_rules(pa.array(texts, pa.string()))
         spans_per_text: list[list[Span]] = []
         windows: dict[str, list[tuple[int, int]]] = {}
@@ -464,8 +470,12 @@ class _Session:
                 spans_per_text[index] = resolve_overlaps(spans_per_text[index] + shifted)
         names = self.masker.names
         return [
-            _UNCHANGED if text is None else self._apply_spans(text, names.extend(text, spans))
-            for text, spans in zip(texts, spans_per_text, strict=True)
+            _UNCHANGED
+            if original is None or text is None
+            else self._apply_spans(original, names.extend(text, spans), plain.get(index))
+            for index, (original, text, spans) in enumerate(
+                zip(originals, texts, spans_per_text, strict=True)
+            )
         ]
 
     def _known_name_spans(self, text: str) -> list[Span]:
@@ -478,10 +488,13 @@ class _Session:
             if m.group()[0].isupper() and m.group().casefold() in self.known_name_tokens
         ]
 
-    def _apply_spans(self, text: str, spans: list[Span]) -> _Value:
+    def _apply_spans(self, text: str, spans: list[Span], plain: PlainText | None = None) -> _Value:
+        """Mask ``spans``, found in ``plain`` when given (``text`` as detection read it):
+        each value is read there and the characters behind it are replaced in ``text``."""
         if not spans:
             return _UNCHANGED
-        detections = [(s.entity, text[s.start : s.end]) for s in spans]
+        read = plain.text if plain else text
+        detections = [(s.entity, read[s.start : s.end]) for s in spans]
         for entity, raw in detections:
             self._remember(entity, raw.strip())
         identifier = self.masker.identifier
@@ -489,7 +502,11 @@ class _Session:
         to_mask = [s for s in spans if self._masks(s.entity)]
         if not to_mask:
             return _Value(None, found, ())
-        replacements = [self.masker.replacement(s.entity, text[s.start : s.end]) for s in to_mask]
+        replacements = [self.masker.replacement(s.entity, read[s.start : s.end]) for s in to_mask]
+        if plain:
+            to_mask = [
+                Span(*plain.original_bounds(s.start, s.end), s.entity, s.score) for s in to_mask
+            ]
         masked = replace_spans(text, to_mask, replacements)
         return _Value(masked, found, tuple(s.entity for s in to_mask))
 

@@ -208,12 +208,31 @@ class TextScanner:
                 continue
             validator = rule.recognizer.validator
             if validator is not None and not validator(text[start:end]):
-                continue
+                end = _validated_prefix(rule, text, start, end) or start
+                if end == start or end - start < shortest:
+                    continue
+                span = Span(start, end, rule.recognizer.entity, score)
             found.append(span)
 
     def _has_context(self, rule: _Rule, text: str, start: int) -> bool:
         window = text[max(0, start - self.profile.thresholds.context_window) : start].lower()
         return any(word in window for word in rule.recognizer.context)
+
+
+def _validated_prefix(rule: _Rule, text: str, start: int, end: int) -> int | None:
+    """The end of the longest part of a rejected match that stops before a separator and
+    is itself a match the validator accepts: a pattern for identifiers written in groups
+    can read on into the next word (``BE66 0119 0437 7843 for``)."""
+    validator = rule.recognizer.validator
+    if validator is None or rule.has_value_group:
+        return None
+    cut = end
+    while (cut := max(text.rfind(" ", start, cut), text.rfind("-", start, cut))) > start:
+        prefix = text[start:cut].rstrip(" -")
+        stop = start + len(prefix)
+        if rule.pattern.compiled.fullmatch(text, start, stop) and validator(prefix):
+            return stop
+    return None
 
 
 def _whole(text: str, start: int, end: int) -> bool:

@@ -1,0 +1,106 @@
+"""Look-alike and invisible characters do not hide personal data from the masker.
+
+A fullwidth at sign, a no-break space, a zero-width space or a soft hyphen inside a value
+defeated patterns written for ASCII, and so did an IBAN in lower case or with dashes, or
+one followed by a short word the pattern read on into.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from faker import Faker
+
+from nbwarden.identifiers import EMAIL, PHONE
+from nbwarden.masking import Masker
+from nbwarden.masking.plain import plain_text
+
+KEY = bytes(range(32))
+PHONE_E164 = "+442079460958"
+
+
+@pytest.fixture(scope="module")
+def masker() -> Masker:
+    return Masker.for_profile(pseudonym_key=KEY)
+
+
+@pytest.fixture
+def email() -> str:
+    Faker.seed(99)
+    return str(Faker().email())
+
+
+def disguised_emails(email: str) -> dict[str, str]:
+    local, domain = email.split("@")
+    return {
+        "fullwidth at": f"{local}\uff20{domain}",
+        "zero-width space": f"{local[:2]}\u200b{local[2:]}@{domain}",
+        "soft hyphen": f"{local}\u00ad@{domain}",
+        "fullwidth letters": "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in email),
+    }
+
+
+def test_disguised_emails_are_masked_as_the_plain_address(masker: Masker, email: str) -> None:
+    plain = masker.mask_text(f"write to {email} today")
+    for how, disguised in disguised_emails(email).items():
+        masked = masker.mask_text(f"write to {disguised} today")
+        assert masked.text == plain.text, how
+        assert [(s.entity_type, s.identifier) for s in masked.subjects] == [
+            (EMAIL, email.lower())
+        ], how
+
+
+def test_disguised_values_in_columns_are_masked_and_indexed(masker: Masker, email: str) -> None:
+    Faker.seed(5)
+    iban = Faker("en_GB").iban()
+    grouped = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+    values = [
+        *disguised_emails(email).values(),
+        "+44\u00a020\u00a07946\u00a00958",
+        "+44 \uff12\uff10 \uff17\uff19\uff14\uff16 \uff10\uff19\uff15\uff18",
+        grouped.lower(),
+        grouped.replace(" ", "-"),
+    ]
+    table = pa.table(
+        {
+            "note": [f"Customer says: {value} (see ticket)" for value in values],
+            "code": values,
+        }
+    )
+    result = masker.mask_table(table)
+    for column in ("note", "code"):
+        masked = result.table.column(column).to_pylist()
+        assert result.masked_cells[column] == list(range(len(values))), column
+        for value, out in zip(values, masked, strict=True):
+            assert value not in out and iban[4:] not in out.replace(" ", "").replace("-", "")
+    notes = result.table.column("note").to_pylist()
+    assert all(n.startswith("Customer says: ") and n.endswith(" (see ticket)") for n in notes)
+    identifiers = {(s.entity_type, s.identifier) for s in result.subjects}
+    assert {(EMAIL, email.lower()), (PHONE, PHONE_E164), ("IBAN_CODE", iban)} <= identifiers
+
+
+def test_text_around_a_masked_value_keeps_its_own_characters(masker: Masker, email: str) -> None:
+    text = f"Caf\u00e9 \uff21\uff22 \u2014 {email.replace('@', chr(0xFF20))} \u2014 fin"
+    masked = masker.mask_text(text).text
+    assert masked.startswith("Caf\u00e9 \uff21\uff22 \u2014 EMAIL_ADDRESS_")
+    assert masked.endswith(" \u2014 fin")
+
+
+def test_plain_text_maps_back_to_the_original_characters() -> None:
+    original = "a\u200bb\uff20c"
+    plain = plain_text(original)
+    assert plain is not None and plain.text == "ab@c"
+    assert plain.original_bounds(1, 4) == (2, 5)
+    assert plain_text("ascii only") is None and plain_text("Jos\u00e9") is None
+
+
+@pytest.mark.parametrize("locale", ["nl_BE", "de_AT", "es_ES", "pl_PL"])
+def test_a_grouped_iban_followed_by_a_short_word_is_masked(masker: Masker, locale: str) -> None:
+    """These IBANs end on a full group of four, so the pattern reads on into ``for``;
+    the part before that word is what validates."""
+    Faker.seed(8)
+    iban = Faker(locale).iban()
+    grouped = " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+    for written in (grouped, grouped.lower(), grouped.replace(" ", "-")):
+        masked = masker.mask_text(f"Refund to {written} for the order").text
+        assert masked.endswith(" for the order") and iban[4:8] not in masked, written
