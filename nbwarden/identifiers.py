@@ -20,7 +20,8 @@ _ID_NOISE = re.compile(r"[\s\-./]")
 
 
 def normalize_email(value: str) -> str:
-    return value.strip().lower()
+    """Lower case, with a URL-encoded at sign (``jane%40example.org``) decoded."""
+    return value.strip().lower().replace("%40", "@")
 
 
 def normalize_phone(value: str, default_region: str = "US") -> str:

@@ -1,4 +1,4 @@
-"""Look-alike and invisible characters do not hide personal data from the masker.
+"""Look-alike characters and unusual spellings do not hide personal data from the masker.
 
 A fullwidth at sign, a no-break space, a zero-width space or a soft hyphen inside a value
 defeated patterns written for ASCII, and so did an IBAN in lower case or with dashes, or
@@ -6,6 +6,8 @@ one followed by a short word the pattern read on into.
 """
 
 from __future__ import annotations
+
+import ipaddress
 
 import pyarrow as pa
 import pytest
@@ -104,3 +106,24 @@ def test_a_grouped_iban_followed_by_a_short_word_is_masked(masker: Masker, local
     for written in (grouped, grouped.lower(), grouped.replace(" ", "-")):
         masked = masker.mask_text(f"Refund to {written} for the order").text
         assert masked.endswith(" for the order") and iban[4:8] not in masked, written
+
+
+def test_values_as_urls_logs_and_receipts_write_them(masker: Masker, email: str) -> None:
+    """A URL-encoded or URL-embedded address is the plain one (and DSAR finds it under
+    that); card numbers grouped by dots and compressed IPv6 addresses are found too."""
+    local, domain = email.split("@")
+    for written in (f"{local}%40{domain}", f"https://shop.example/track?user={email}&x=1"):
+        masked = masker.mask_text(f"GET {written} 200")
+        assert local not in masked.text, written
+        assert (EMAIL, email.lower()) in {(s.entity_type, s.identifier) for s in masked.subjects}
+    Faker.seed(3)
+    card = Faker().credit_card_number(card_type="visa16")
+    dotted = ".".join(card[i : i + 4] for i in range(0, 16, 4))
+    assert masker.mask_text(f"paid with {dotted} today").text == "paid with ****.****.****." + (
+        card[12:] + " today"
+    )
+    address = ipaddress.IPv6Address(Faker().ipv6())
+    compressed = ipaddress.IPv6Address(int(address) & ~(0xFFFFFFFF << 64)).compressed
+    masked = masker.mask_text(f"login from {compressed} at 12:30:45").text
+    assert "::" in compressed and masked.startswith("login from IP_ADDRESS_")
+    assert masker.mask_text("rack 00:1a:2b:3c:4d:5e at 12:30:45").text.endswith("at 12:30:45")
