@@ -110,7 +110,8 @@ def test_a_grouped_iban_followed_by_a_short_word_is_masked(masker: Masker, local
 
 def test_values_as_urls_logs_and_receipts_write_them(masker: Masker, email: str) -> None:
     """A URL-encoded or URL-embedded address is the plain one (and DSAR finds it under
-    that); card numbers grouped by dots and compressed IPv6 addresses are found too."""
+    that); card numbers grouped by dots or as American Express prints them (4-6-5) and
+    compressed IPv6 addresses are found too."""
     local, domain = email.split("@")
     for written in (f"{local}%40{domain}", f"https://shop.example/track?user={email}&x=1"):
         masked = masker.mask_text(f"GET {written} 200")
@@ -121,6 +122,11 @@ def test_values_as_urls_logs_and_receipts_write_them(masker: Masker, email: str)
     dotted = ".".join(card[i : i + 4] for i in range(0, 16, 4))
     assert masker.mask_text(f"paid with {dotted} today").text == "paid with ****.****.****." + (
         card[12:] + " today"
+    )
+    amex = Faker().credit_card_number(card_type="amex")
+    printed = f"{amex[:4]} {amex[4:10]} {amex[10:]}"
+    assert masker.mask_text(f"paid with {printed} today").text == "paid with **** ****** *" + (
+        amex[11:] + " today"
     )
     address = ipaddress.IPv6Address(Faker().ipv6())
     compressed = ipaddress.IPv6Address(int(address) & ~(0xFFFFFFFF << 64)).compressed
