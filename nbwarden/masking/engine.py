@@ -27,7 +27,7 @@ from nbwarden.masking.columns import (
     is_string_type,
 )
 from nbwarden.masking.errors import MaskingError
-from nbwarden.masking.names import NameFinder
+from nbwarden.masking.names import NameFinder, sentence_case
 from nbwarden.masking.offline import use_bundled_suffix_list
 from nbwarden.masking.operators import Operators
 from nbwarden.masking.plain import PlainText, plain_text, plain_texts
@@ -453,22 +453,28 @@ class _Session:
         hits = scanner.candidate_rules(pa.array(texts, pa.string()))
         spans_per_text: list[list[Span]] = []
         windows: dict[str, list[tuple[int, int]]] = {}
+        shouting: dict[int, str] = {}
         for index, text in enumerate(texts):
             rule_indices = hits.get(index)
             if text is None:
                 spans_per_text.append([])
                 continue
             found = scanner.find(text, rule_indices) if rule_indices else []
-            spans = resolve_overlaps(found + self._known_name_spans(text))
+            named = sentence_case(text) or text
+            if named is not text:
+                shouting[index] = named
+            spans = resolve_overlaps(found + self._known_name_spans(named))
             spans_per_text.append(spans)
-            for window in self.masker.names.windows(text, spans + _people(found)):
-                windows.setdefault(text[window[0] : window[1]], []).append((index, window[0]))
+            for window in self.masker.names.windows(named, spans + _people(found)):
+                windows.setdefault(named[window[0] : window[1]], []).append((index, window[0]))
         snippets = list(windows)
         for snippet, found in zip(snippets, self.masker.names.find(snippets), strict=True):
             for index, offset in windows[snippet]:
                 shifted = [Span(f.start + offset, f.end + offset, f.entity, f.score) for f in found]
                 spans_per_text[index] = resolve_overlaps(spans_per_text[index] + shifted)
         names = self.masker.names
+        for index, named in shouting.items():
+            spans_per_text[index] = names.trim(named, spans_per_text[index])
         return [
             _UNCHANGED
             if original is None or text is None

@@ -26,6 +26,25 @@ NER_CACHE_MAX_CHARS = 500
 """Longer texts are not cached: with the entry limit, this bounds the cache to about 50 MB."""
 
 
+def sentence_case(text: str) -> str | None:
+    """``text`` with each all-capitals word capitalised (``JOHN SMITH`` -> ``John Smith``),
+    when the whole text is written in capitals, as legacy systems and some forms write
+    notes; else None. spaCy's NER finds names through capitalisation and finds none in
+    capitals. Offsets are kept: a word whose lower case has another length stays as it is.
+    """
+    if not text.isupper() or " " not in text.strip():
+        return None
+    return _NAME_WORD.sub(_capitalised, text)
+
+
+def _capitalised(match: re.Match[str]) -> str:
+    word = match.group()
+    if not word.isupper() or len(word) < 2:
+        return word
+    rest = word[1:].lower()
+    return word[0] + rest if len(rest) == len(word) - 1 else word
+
+
 class NameFinder:
     """Wraps one spaCy pipeline with only the NER component (and what it listens to).
 
@@ -37,6 +56,7 @@ class NameFinder:
         self._model_name = model
         self._labels = profile.ner_entities
         self._common = profile.common_capitalised
+        self._common_folded = frozenset(word.casefold() for word in profile.common_capitalised)
         self._particles = profile.name_particles
         self._nlp: Any = None
         self._stop_words: frozenset[str] = frozenset()
@@ -94,6 +114,24 @@ class NameFinder:
         ]
         grown = [self._grow(text, words, span) if span.entity == PERSON else span for span in spans]
         return resolve_overlaps(grown)
+
+    def trim(self, text: str, spans: list[Span]) -> list[Span]:
+        """PERSON spans without the common words and stop words at their edges; a span of
+        nothing else is dropped. For a text written in capitals, where NER has no case to
+        go by and takes in ``Customer`` or reads ``REF IBAN`` as a name."""
+        trimmed: list[Span] = []
+        for span in spans:
+            words = [
+                w
+                for w in _NAME_WORD.finditer(text, span.start, span.end)
+                if w.group().casefold() not in self._common_folded
+                and w.group().lower() not in self._stop_words
+            ]
+            if span.entity != PERSON:
+                trimmed.append(span)
+            elif words:
+                trimmed.append(Span(words[0].start(), words[-1].end(), PERSON, span.score))
+        return trimmed
 
     def _grow(self, text: str, words: list[re.Match[str]], span: Span) -> Span:
         inside = [i for i, w in enumerate(words) if span.start <= w.start() < span.end]

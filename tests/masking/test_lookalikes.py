@@ -133,3 +133,21 @@ def test_values_as_urls_logs_and_receipts_write_them(masker: Masker, email: str)
     masked = masker.mask_text(f"login from {compressed} at 12:30:45").text
     assert "::" in compressed and masked.startswith("login from IP_ADDRESS_")
     assert masker.mask_text("rack 00:1a:2b:3c:4d:5e at 12:30:45").text.endswith("at 12:30:45")
+
+
+def test_names_in_a_text_written_in_capitals_are_masked(masker: Masker) -> None:
+    """NER finds names through capitalisation; legacy systems write whole notes in
+    capitals. The words around the name (``CUSTOMER``, ``REF IBAN``) stay readable."""
+    Faker.seed(21)
+    fake = Faker()
+    people = [f"{fake.first_name()} {fake.last_name()}" for _ in range(8)]
+    notes = [
+        f"CUSTOMER {person.upper()} CALLED ABOUT A LATE DELIVERY. REF IBAN" for person in people
+    ]
+    result = masker.mask_table(pa.table({"notes": notes}))
+    for person, masked in zip(people, result.table.column("notes").to_pylist(), strict=True):
+        assert masked.startswith("CUSTOMER PERSON_"), masked
+        assert masked.endswith(" CALLED ABOUT A LATE DELIVERY. REF IBAN"), masked
+        assert not set(person.upper().split()) & set(masked.split()), masked
+    identifiers = {s.identifier for s in result.subjects if s.entity_type == "PERSON"}
+    assert identifiers == {person.casefold() for person in people}
