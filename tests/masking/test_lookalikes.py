@@ -151,3 +151,10 @@ def test_names_in_a_text_written_in_capitals_are_masked(masker: Masker) -> None:
         assert not set(person.upper().split()) & set(masked.split()), masked
     identifiers = {s.identifier for s in result.subjects if s.entity_type == "PERSON"}
     assert identifiers == {person.casefold() for person in people}
+
+
+def test_a_phone_extension_in_capitals_is_part_of_the_number(masker: Masker) -> None:
+    lower = masker.mask_text("call back on 001-555-243-1234x567 today").text
+    upper = masker.mask_text("CALL BACK ON 001-555-243-1234X567 TODAY").text
+    assert upper.startswith("CALL BACK ON PHONE_NUMBER_") and upper.endswith(" TODAY")
+    assert upper.split()[3] == lower.split()[3]
