@@ -463,6 +463,7 @@ class _Session:
             named = sentence_case(text) or text
             if named is not text:
                 shouting[index] = named
+                found = resolve_overlaps(found + _not_people(scanner.find(named)))
             spans = resolve_overlaps(found + self._known_name_spans(named))
             spans_per_text.append(spans)
             for window in self.masker.names.windows(named, spans + _people(found)):
@@ -565,6 +566,10 @@ class _Session:
                 None if v is None else json.dumps(v, ensure_ascii=False) for v in masked_documents
             ]
             return pa.array(dumped, pa.string())
+
+
+def _not_people(spans: list[Span]) -> list[Span]:
+    return [span for span in spans if span.entity != PERSON]
 
 
 def _people(spans: list[Span]) -> list[Span]:

@@ -158,3 +158,16 @@ def test_a_phone_extension_in_capitals_is_part_of_the_number(masker: Masker) -> 
     upper = masker.mask_text("CALL BACK ON 001-555-243-1234X567 TODAY").text
     assert upper.startswith("CALL BACK ON PHONE_NUMBER_") and upper.endswith(" TODAY")
     assert upper.split()[3] == lower.split()[3]
+
+
+def test_street_addresses_in_a_text_written_in_capitals_are_masked(masker: Masker) -> None:
+    """The street patterns expect capitalised words; a text in capitals is scanned in
+    its capitalised form too (2 of these 20 were found before)."""
+    fake = Faker("en_US")
+    Faker.seed(2)
+    streets = [fake.street_address().upper() for _ in range(20)]
+    masked = [
+        masker.mask_text(f"PLEASE DELIVER TO {street} BEFORE NOON").text for street in streets
+    ]
+    assert sum(street not in text for street, text in zip(streets, masked, strict=True)) >= 15
+    assert all(text.startswith("PLEASE DELIVER TO ") for text in masked)
