@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from nbwarden.caches import BoundedCache
 from nbwarden.config import MaskingConfig
-from nbwarden.identifiers import PHONE, normalize_identifier
+from nbwarden.identifiers import EMAIL, PHONE, normalize_identifier
 from nbwarden.masking.columns import (
     ColumnClassifier,
     ColumnPlan,
@@ -91,10 +91,14 @@ class _WholeValue:
     name_words: tuple[str, ...]
     masked: _Value
     shown: _Value
+    identifiers: tuple[str, ...] = ()
+    """The normalised identifiers it names: usually one; none for a blank value."""
     identifier: str | None = None
-    """The normalised identifier; None for a blank value, which names nobody."""
+    """The identifier when there is exactly one (the fast path), else None."""
 
 
+_NOT_IN_AN_ADDRESS = re.compile(r"[\s<>;,:/]")
+"""Characters that show an e-mail cell holds more than one bare address."""
 _BLANK = _WholeValue("", (), _UNCHANGED, _UNCHANGED)
 _IDENTIFIER = attrgetter("identifier")
 _REPLACEMENT = attrgetter("masked.replacement")
@@ -209,17 +213,40 @@ class Masker:
         else:
             plain = plain_text(raw)
             read = plain.text if plain else raw
-            identifier = self.identifier(entity, read)
-            found = ((entity, identifier),)
+            identifiers = self._whole_identifiers(entity, read)
+            found = tuple((entity, identifier) for identifier in identifiers)
             words = _name_words(read) if entity == PERSON else ()
             masked = _Value(self.replacement(entity, read), found, (entity,))
             shown = _Value(None, found, ())
-            whole = _WholeValue(raw.casefold(), words, masked, shown, identifier)
+            single = identifiers[0] if len(identifiers) == 1 else None
+            whole = _WholeValue(raw.casefold(), words, masked, shown, identifiers, single)
         if self._whole_entries >= CACHE_ENTRIES:
             self._clear_wholes()
         self._whole_entries += 1
         cache[value] = whole
         return whole
+
+    def _whole_identifiers(self, entity: str, value: str) -> tuple[str, ...]:
+        """What a value of an ``entity`` column names: itself, or, when it is not one
+        identifier but holds some (``Bob Stone <bob@example.org>``, ``a@x.org; b@y.org``),
+        each of them, so that DSAR finds every one; nothing when it normalises to
+        nothing (``n/a`` in a phone column). The value is masked whole either way."""
+        if not self._is_one(entity, value):
+            parts = self.scanner.parts(entity, value)
+            if parts:
+                return tuple(dict.fromkeys(self.identifier(entity, value[a:b]) for a, b in parts))
+        whole = self.identifier(entity, value)
+        return (whole,) if whole else ()
+
+    def _is_one(self, entity: str, value: str) -> bool:
+        """Whether ``value`` is one identifier as it stands, checked cheaply: most values
+        of an entity column are. Only e-mail and phone cells are taken apart (address
+        lists, ``Name <address>``, ``number / number``); any other value is one."""
+        if entity == EMAIL:
+            return value.count("@") == 1 and not _NOT_IN_AN_ADDRESS.search(value)
+        if entity == PHONE:
+            return phone_e164(value, self.profile.phone_regions) is not None
+        return True
 
     def _clear_wholes(self) -> None:
         for cache in self._wholes.values():
@@ -386,9 +413,9 @@ class _Session:
         self._remember_wholes(entity, wholes)
         identifiers: list[str | None] = list(map(_IDENTIFIER, wholes))
         if None in identifiers or 0 in counts:
-            seen = [(i, n) for i, n in zip(identifiers, counts, strict=True) if i and n]
-            named = [identifier for identifier, _ in seen]
-            total = sum(count for _, count in seen)
+            seen = [(w.identifiers, n) for w, n in zip(wholes, counts, strict=True) if n]
+            named = [identifier for names, _ in seen for identifier in names]
+            total = sum(count for names, count in seen if names)
         else:
             named, total = cast(list[str], identifiers), sum(counts)
         if total:

@@ -83,6 +83,15 @@ class TextScanner:
     def clear_cache(self) -> None:
         self._candidates.clear()
 
+    def parts(self, entity: str, text: str) -> list[tuple[int, int]]:
+        """Where ``text``, a value of a column of ``entity``, holds that entity, when it is
+        not one such value as a whole (``Bob Stone <bob@example.org>``, two addresses)."""
+        indices = [i for i, rule in enumerate(self.rules) if rule.recognizer.entity == entity]
+        spans = [s for s in self.find(text, indices, lenient=True) if s.entity == entity]
+        if len(spans) == 1 and _whole(text, spans[0].start, spans[0].end):
+            return []
+        return [(span.start, span.end) for span in spans]
+
     def candidate_rules(self, values: pa.Array) -> dict[int, list[int]]:
         """Position -> indices of the rules whose regex matches the value there.
 

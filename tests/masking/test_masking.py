@@ -360,3 +360,24 @@ def test_street_names_starting_with_a_non_ascii_letter_are_found_in_long_columns
     result = masker.mask_table(pa.table({"ticket": tickets}))
     assert result.entity_counts.get("STREET_ADDRESS") == len(tickets)
     assert not any("Ängsgatan" in cell for cell in result.table["ticket"].to_pylist())
+
+
+def test_cells_holding_several_addresses_name_each_subject(masker: Masker) -> None:
+    """An e-mail or phone cell that is not one bare identifier (``Name <address>``, a list
+    of addresses, two numbers) is still masked whole, and each identifier in it is a
+    subject, so DSAR finds every person; a cell naming nobody (``n/a``) is no subject."""
+    people = [(fake.name(), fake.email()) for _ in range(3)]
+    (name, first), (_, second), (_, third) = people
+    table = pa.table(
+        {
+            "email": [f"{name} <{first}>", f"{second}; {third}", f"mailto:{third}"],
+            "phone": ["+44 20 7946 0958 / +44 20 7946 0959", "n/a", "+44 20 7946 0960"],
+        }
+    )
+    result = masker.mask_table(table)
+    assert result.masked_cells == {"email": [0, 1, 2], "phone": [0, 1, 2]}
+    subjects = {(s.entity_type, s.identifier) for s in result.subjects}
+    assert subjects == {
+        *(("EMAIL_ADDRESS", email.lower()) for _, email in people),
+        *(("PHONE_NUMBER", f"+4420794609{n}") for n in (58, 59, 60)),
+    }
