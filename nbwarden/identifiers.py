@@ -19,9 +19,15 @@ _SPACES = re.compile(r"\s+")
 _ID_NOISE = re.compile(r"[\s\-./]")
 
 
+_AT_SIGN = re.compile(r"\s*(?:[(\[{]\s*at\s*[)\]}]|@|%40)\s*")
+_DOT = re.compile(r"\s*[(\[{]\s*dot\s*[)\]}]\s*")
+
+
 def normalize_email(value: str) -> str:
-    """Lower case, with a URL-encoded at sign (``jane%40example.org``) decoded."""
-    return value.strip().lower().replace("%40", "@")
+    """Lower case, with the at sign and dots as written to dodge harvesters or by URLs
+    (``jane (at) example (dot) org``, ``jane @ example.org``, ``jane%40example.org``)
+    turned back into an address."""
+    return _AT_SIGN.sub("@", _DOT.sub(".", value.strip().lower()))
 
 
 def normalize_phone(value: str, default_region: str = "US") -> str:

@@ -39,6 +39,7 @@ def disguised_emails(email: str) -> dict[str, str]:
         "zero-width space": f"{local[:2]}\u200b{local[2:]}@{domain}",
         "soft hyphen": f"{local}\u00ad@{domain}",
         "fullwidth letters": "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in email),
+        "spelled out": f"{local} (at) {domain.replace('.', ' (dot) ')}",
     }
 
 
@@ -50,6 +51,16 @@ def test_disguised_emails_are_masked_as_the_plain_address(masker: Masker, email:
         assert [(s.entity_type, s.identifier) for s in masked.subjects] == [
             (EMAIL, email.lower())
         ], how
+
+
+def test_an_address_spaced_around_the_at_sign_counts_after_a_context_word(
+    masker: Masker, email: str
+) -> None:
+    spaced = email.replace("@", " @ ")
+    masked = masker.mask_text(f"e-mail: {spaced}, thanks")
+    assert masked.text.startswith("e-mail: EMAIL_ADDRESS_") and masked.text.endswith(", thanks")
+    assert [(s.entity_type, s.identifier) for s in masked.subjects] == [(EMAIL, email.lower())]
+    assert masker.mask_text(f"meet {spaced}").text == f"meet {spaced}"
 
 
 def test_disguised_values_in_columns_are_masked_and_indexed(masker: Masker, email: str) -> None:
