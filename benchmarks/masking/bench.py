@@ -43,7 +43,9 @@ def leak_figures(data: Dataset, masked: pa.Table) -> tuple[float, dict[str, floa
     """Share of planted personal values still readable after masking, overall and per type.
 
     A value leaks if it still appears in its cell; a person's name also leaks if any of
-    its words of three letters or more is still there.
+    its words of three letters or more is still there; an identifier also leaks if all
+    of it but its first four letters and digits is (a span that took only the ``DE`` of
+    an IBAN left the rest readable).
     """
     cells = {name: masked.column(name).to_pylist() for name in masked.column_names}
     total: Counter[str] = Counter()
@@ -56,9 +58,16 @@ def leak_figures(data: Dataset, masked: pa.Table) -> tuple[float, dict[str, floa
         readable = value in cell
         if entity == "PERSON" and not readable:
             readable = any(re.search(rf"\b{re.escape(w)}\b", cell) for w in _WORD.findall(value))
+        elif not readable:
+            tail = _alnum(value)[4:]
+            readable = len(tail) >= 8 and tail in _alnum(cell)
         leaked[entity] += readable
     per_entity = {e: leaked[e] / total[e] for e in total}
     return sum(leaked.values()) / max(1, sum(total.values())), per_entity
+
+
+def _alnum(text: str) -> str:
+    return "".join(ch for ch in text if ch.isalnum())
 
 
 def over_masking(data: Dataset, original: pa.Table, masked: pa.Table) -> float:

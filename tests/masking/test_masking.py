@@ -381,3 +381,17 @@ def test_cells_holding_several_addresses_name_each_subject(masker: Masker) -> No
         *(("EMAIL_ADDRESS", email.lower()) for _, email in people),
         *(("PHONE_NUMBER", f"+4420794609{n}") for n in (58, 59, 60)),
     }
+
+
+def test_a_known_name_word_inside_an_identifier_does_not_unmask_it(masker: Masker) -> None:
+    """``De`` is a name word of this result; the ``DE`` that starts an IBAN is not a name,
+    and a PERSON span on it used to win over the IBAN and leave its digits readable."""
+    iban = Faker("de_DE").iban()
+    table = pa.table(
+        {
+            "customer": ["Ana De Souza", "Luis De Vries"],
+            "ticket": [f"Refund to IBAN {iban} please.", "No refund."],
+        }
+    )
+    masked = masker.mask_table(table).table.column("ticket").to_pylist()[0]
+    assert masked == "Refund to IBAN DE" + "*" * (len(iban) - 2) + " please."
