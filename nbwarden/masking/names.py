@@ -14,7 +14,7 @@ from nbwarden.masking.profile import Profile
 from nbwarden.masking.scanner import Span, resolve_overlaps
 
 _TOKEN = re.compile(r"\S+")
-_NAME_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:(?:-|['\u2019](?=[A-ZÀ-ÖØ-Þ]))[^\W\d_]+)*")
 PERSON = "PERSON"
 _PUNCTUATION = ".,;:!?()[]{}\"'\u2018\u2019\u201c\u201d"
 _CLOSING = ")]}\"'\u2019\u201d"

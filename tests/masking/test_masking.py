@@ -395,3 +395,25 @@ def test_a_known_name_word_inside_an_identifier_does_not_unmask_it(masker: Maske
     )
     masked = masker.mask_table(table).table.column("ticket").to_pylist()[0]
     assert masked == "Refund to IBAN DE" + "*" * (len(iban) - 2) + " please."
+
+
+def test_names_with_an_apostrophe_are_masked_whole_and_possessives_kept(masker: Masker) -> None:
+    first, last = fake.first_name(), f"O'{fake.last_name()}"
+    table = pa.table(
+        {
+            "last_name": [last, fake.last_name()],
+            "note": [f"Call back {first} {last} re order 605660", f"{last}'s order was late"],
+        }
+    )
+    notes = masker.mask_table(table).table.column("note").to_pylist()
+    assert notes[0].startswith("Call back PERSON_") and notes[0].endswith(" re order 605660")
+    assert last[2:] not in notes[0] and first not in notes[0]
+    assert notes[1].startswith("PERSON_") and notes[1].endswith("'s order was late")
+
+
+def test_nordic_street_words_written_apart_are_found(masker: Masker) -> None:
+    fake_dk = Faker("da_DK")
+    street = f"{fake_dk.last_name()} Allé {fake_dk.building_number()}"
+    assert masker.mask_text(f"New address: {street}. Thanks!").text == (
+        "New address: <STREET_ADDRESS>. Thanks!"
+    )
