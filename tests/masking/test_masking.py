@@ -98,6 +98,14 @@ def test_person_introduced_by_a_cue_word(masker: Masker) -> None:
     assert masker.mask_text("dear customer, your parcel left.").entity_counts == {}
 
 
+@pytest.mark.parametrize("cue", ["Complaint from", "Call back", "Message from", "on behalf of"])
+def test_person_after_a_support_ticket_cue(masker: Masker, cue: str) -> None:
+    name = f"{fake.first_name()} {fake.last_name()}"
+    masked = masker.mask_text(f"{cue} {name} re order 605660")
+    assert masked.text.startswith(f"{cue} PERSON_") and masked.text.endswith(" re order 605660")
+    assert masked.entity_counts == {"PERSON": 1}
+
+
 def test_free_text_names_found_by_ner(masker: Masker) -> None:
     name = "Margaret Thatcher-Brown"
     result = masker.mask_text(f"Ticket escalated: {name} says the parcel never arrived.")
