@@ -476,33 +476,24 @@ class _Session:
     def free_texts(self, texts: Sequence[str | None]) -> list[_Value]:
         """Regex and known names on every text, then NER in one batch on the distinct
         windows around capitalised words that may still be names."""
-        scanner = self.masker.scanner
-        originals = texts
-        texts, plain = plain_texts(originals)
-        hits = scanner.candidate_rules(pa.array(texts, pa.string()))
+        read, plain = plain_texts(texts)
+        hits = self.masker.scanner.candidate_rules(pa.array(read, pa.string()))
+        names = self.masker.names
         spans_per_text: list[list[Span]] = []
         windows: dict[str, list[tuple[int, int]]] = {}
         shouting: dict[int, str] = {}
-        for index, text in enumerate(texts):
-            rule_indices = hits.get(index)
+        for index, text in enumerate(read):
             if text is None:
                 spans_per_text.append([])
                 continue
-            found = scanner.find(text, rule_indices) if rule_indices else []
-            named = sentence_case(text) or text
-            if named is not text:
+            named = sentence_case(text)
+            if named is not None:
                 shouting[index] = named
-                found = resolve_overlaps(found + _not_people(scanner.find(named)))
-            spans = resolve_overlaps(found + self._known_name_spans(named))
+            spans, cued = self._spans_before_ner(text, named, hits.get(index))
             spans_per_text.append(spans)
-            for window in self.masker.names.windows(named, spans + _people(found)):
-                windows.setdefault(named[window[0] : window[1]], []).append((index, window[0]))
-        snippets = list(windows)
-        for snippet, found in zip(snippets, self.masker.names.find(snippets), strict=True):
-            for index, offset in windows[snippet]:
-                shifted = [Span(f.start + offset, f.end + offset, f.entity, f.score) for f in found]
-                spans_per_text[index] = resolve_overlaps(spans_per_text[index] + shifted)
-        names = self.masker.names
+            for start, end in names.windows(named or text, spans + cued):
+                windows.setdefault((named or text)[start:end], []).append((index, start))
+        self._add_ner_spans(spans_per_text, windows)
         for index, named in shouting.items():
             spans_per_text[index] = names.trim(named, spans_per_text[index])
         return [
@@ -510,9 +501,31 @@ class _Session:
             if original is None or text is None
             else self._apply_spans(original, names.extend(text, spans), plain.get(index))
             for index, (original, text, spans) in enumerate(
-                zip(originals, texts, spans_per_text, strict=True)
+                zip(texts, read, spans_per_text, strict=True)
             )
         ]
+
+    def _spans_before_ner(
+        self, text: str, named: str | None, rule_indices: list[int] | None
+    ) -> tuple[list[Span], list[Span]]:
+        """Regex and known-name spans of one text, and the PERSON spans cue words found.
+        ``named`` is the text capitalised when it is written in capitals: NER and known
+        names read that, and its non-PERSON regex spans join the text's own."""
+        scanner = self.masker.scanner
+        found = scanner.find(text, rule_indices) if rule_indices else []
+        if named is not None:
+            found = resolve_overlaps(found + _not_people(scanner.find(named)))
+        return resolve_overlaps(found + self._known_name_spans(named or text)), _people(found)
+
+    def _add_ner_spans(
+        self, spans_per_text: list[list[Span]], windows: dict[str, list[tuple[int, int]]]
+    ) -> None:
+        """Run NER once per distinct window and add its spans to every text holding it."""
+        snippets = list(windows)
+        for snippet, found in zip(snippets, self.masker.names.find(snippets), strict=True):
+            for index, offset in windows[snippet]:
+                shifted = [Span(f.start + offset, f.end + offset, f.entity, f.score) for f in found]
+                spans_per_text[index] = resolve_overlaps(spans_per_text[index] + shifted)
 
     def _known_name_spans(self, text: str) -> list[Span]:
         """Capitalised words already known as names in this result."""
