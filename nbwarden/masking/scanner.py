@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nbwarden.caches import BoundedCache
+from nbwarden.identifiers import PERSON
 from nbwarden.masking.profile import PatternSpec, Profile, RecognizerSpec
 
 _VALUE_GROUP = re.compile(r"\(\?P<value>")
@@ -260,11 +261,22 @@ def _glued(text: str, start: int, end: int) -> bool:
 
 
 def resolve_overlaps(spans: list[Span]) -> list[Span]:
+    """Non-overlapping spans: the higher score wins, then the longer span. An identifier
+    or address that encloses another span wins over it whatever their scores, so that
+    none of it stays readable (a known name inside a street name, the ``DE`` of an IBAN,
+    the last digits of a longer phone match)."""
     chosen: list[Span] = []
-    for span in sorted(spans, key=lambda s: (-s.score, -(s.end - s.start), s.start)):
+    for span in sorted(spans, key=lambda s: (-_rank(s, spans), -(s.end - s.start), s.start)):
         if not any(span.overlaps(other) for other in chosen):
             chosen.append(span)
     return sorted(chosen, key=lambda s: s.start)
+
+
+def _rank(span: Span, spans: list[Span]) -> float:
+    if span.entity == PERSON:
+        return span.score
+    inside = [o.score for o in spans if span.start <= o.start and o.end <= span.end]
+    return max(inside)
 
 
 def replace_spans(text: str, spans: Sequence[Span], replacements: Sequence[str]) -> str:

@@ -425,3 +425,16 @@ def test_nordic_street_words_written_apart_are_found(masker: Masker) -> None:
     assert masker.mask_text(f"New address: {street}. Thanks!").text == (
         "New address: <STREET_ADDRESS>. Thanks!"
     )
+
+
+def test_an_address_holding_a_known_name_is_masked_whole(masker: Masker) -> None:
+    """The name span inside won on score and the rest of the address stayed readable."""
+    last = fake.last_name()
+    table = pa.table(
+        {
+            "last_name": [last, fake.last_name()],
+            "note": [f"New address: 12 {last} Road. Thanks!", "No change."],
+        }
+    )
+    note = masker.mask_table(table).table.column("note").to_pylist()[0]
+    assert note == "New address: <STREET_ADDRESS>. Thanks!"
