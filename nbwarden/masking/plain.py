@@ -1,11 +1,11 @@
 """What detection reads: look-alike characters folded, invisible ones dropped.
 
-A fullwidth at sign (U+FF20), digits from another script, a no-break space or a zero-width space
-inside an address let personal data slip past patterns written for ASCII. Detection
-therefore reads each text in NFKC form without format characters (Unicode category Cf:
-zero-width spaces and joiners, soft hyphens, direction marks). The spans it finds map
-back to the original text, so a masked value replaces exactly the characters it covered
-and the rest of the text is left as it was.
+A fullwidth at sign (U+FF20), digits from another script, a no-break space or a
+zero-width space inside an address let personal data slip past patterns written for
+ASCII. Detection therefore reads each text in NFKC form without format characters
+(Unicode category Cf: zero-width spaces and joiners, soft hyphens, direction marks). The
+spans it finds map back to the original text, so a masked value replaces exactly the
+characters it covered and the rest of the text is left as it was.
 """
 
 from __future__ import annotations
