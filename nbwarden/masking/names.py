@@ -9,13 +9,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from nbwarden.caches import BoundedCache
+from nbwarden.identifiers import PERSON
 from nbwarden.masking.errors import MaskingError
 from nbwarden.masking.profile import Profile
 from nbwarden.masking.scanner import Span, resolve_overlaps
 
 _TOKEN = re.compile(r"\S+")
-_NAME_WORD = re.compile(r"[^\W\d_]+(?:(?:-|['\u2019](?=[A-ZÀ-ÖØ-Þ]))[^\W\d_]+)*")
-PERSON = "PERSON"
+NAME_WORD = re.compile(r"[^\W\d_]+(?:(?:-|['\u2019](?=[A-ZÀ-ÖØ-Þ]))[^\W\d_]+)*")
+"""A word of a name: letters, joined by hyphens or by an apostrophe before a capital
+(``O'Hora``; ``Smith's`` splits)."""
 _PUNCTUATION = ".,;:!?()[]{}\"'\u2018\u2019\u201c\u201d"
 _CLOSING = ")]}\"'\u2019\u201d"
 WINDOW_WORDS_BEFORE = 4
@@ -34,7 +36,7 @@ def sentence_case(text: str) -> str | None:
     """
     if not text.isupper() or " " not in text.strip():
         return None
-    return _NAME_WORD.sub(_capitalised, text)
+    return NAME_WORD.sub(_capitalised, text)
 
 
 def _capitalised(match: re.Match[str]) -> str:
@@ -109,7 +111,7 @@ class NameFinder:
         others = [span for span in spans if span.entity != PERSON]
         words = [
             w
-            for w in _NAME_WORD.finditer(text)
+            for w in NAME_WORD.finditer(text)
             if not any(o.start <= w.start() < o.end for o in others)
         ]
         grown = [self._grow(text, words, span) if span.entity == PERSON else span for span in spans]
@@ -123,7 +125,7 @@ class NameFinder:
         for span in spans:
             words = [
                 w
-                for w in _NAME_WORD.finditer(text, span.start, span.end)
+                for w in NAME_WORD.finditer(text, span.start, span.end)
                 if w.group().casefold() not in self._common_folded
                 and w.group().lower() not in self._stop_words
             ]
