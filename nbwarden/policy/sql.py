@@ -130,6 +130,12 @@ class SqlAnalyzer:
         self.credential_tables = pack.names("sql.credential_read", "tables")
         self.credential_functions = pack.names("sql.credential_read", "functions")
         self.admin_functions = pack.names("sql.alter_system", "functions")
+        self.write_functions = pack.names("sql.write", "functions")
+        self.query_functions = pack.names("sql.dynamic_sql", "query_functions")
+        self.table_functions = pack.names("sql.dynamic_sql", "table_functions")
+        self.dynamic_functions = (
+            pack.names("sql.dynamic_sql", "functions") | self.query_functions | self.table_functions
+        )
         self.lexical = self._lexical_sequences()
 
     def _lexical_sequences(self) -> dict[tuple[str, ...], str]:
@@ -280,7 +286,7 @@ class SqlAnalyzer:
             if isinstance(node, WRITE_NODES) and node is not stmt:
                 findings.statement_types[_statement_type(node)] = None
         for function in nodes.functions:
-            self._judge_function(function, findings)
+            self._judge_function(function, ctx, findings)
         if any(_table_name(t).lower() in self.credential_tables for t in nodes.tables):
             findings.hit("sql.credential_read")
         if ctx.dialect == "duckdb" and any(_is_file(table) for table in nodes.tables):
@@ -296,9 +302,11 @@ class SqlAnalyzer:
         elif _always_true(where.this):
             findings.hit("sql.always_true_where")
 
-    def _judge_function(self, node: exp.Func, findings: Findings) -> None:
+    def _judge_function(self, node: exp.Func, ctx: SqlContext, findings: Findings) -> None:
         name = _function_name(node)
-        if name in self.file_functions:
+        if name in self.dynamic_functions:
+            self._judge_sql_argument(node, name, ctx, findings)
+        elif name in self.file_functions:
             findings.hit("sql.server_file_access")
         elif name in self.foreign_functions:
             findings.hit("sql.foreign_server")
@@ -310,6 +318,23 @@ class SqlAnalyzer:
             findings.hit("sql.credential_read")
         elif name in self.admin_functions:
             findings.hit("sql.alter_system")
+        elif name in self.write_functions:
+            findings.hit("sql.write")
+
+    def _judge_sql_argument(
+        self, node: exp.Func, name: str, ctx: SqlContext, findings: Findings
+    ) -> None:
+        """A function that runs SQL text (``query_to_xml('SELECT ...')``) or reads a table
+        named by a string: dynamic, and the statement is judged when it is a constant."""
+        findings.hit("sql.dynamic_sql")
+        arguments = list(node.expressions) if isinstance(node, exp.Anonymous) else []
+        text = _fold(arguments[0]) if arguments else None
+        if text is None:
+            return
+        if name in self.query_functions:
+            self._analyze_text(text, ctx.deeper(), findings)
+        elif name in self.table_functions:
+            self._analyze_text(f"SELECT * FROM {text}", ctx.deeper(), findings)
 
     def _judge_drop(self, stmt: exp.Drop, findings: Findings) -> None:
         kind = str(stmt.args.get("kind") or "").upper()
