@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import phonenumbers
 from faker import Faker
 
 Row = dict[str, Any]
 
 DEFAULT_ROWS = 10_000
 DEFAULT_SEED = 42
+PHONE_DRAWS = 50
 REFERENCE_TIME = datetime(2026, 1, 1, 9, 0, 0)
 
 COUNTRIES: dict[str, tuple[str, str]] = {
@@ -156,7 +158,7 @@ def _customers(count: int, rng: random.Random, fakers: dict[str, Faker]) -> list
                 "customer_id": customer_id,
                 "full_name": f"{first} {last}",
                 "email": _unique_email(first, last, fake.free_email_domain(), rng, emails),
-                "phone": fake.phone_number(),
+                "phone": _phone(fake, COUNTRIES[locale][1]),
                 "iban": None if locale == "en_US" else fake.iban(),
                 "birth_date": date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55)),
                 "street_address": fake.street_address(),
@@ -169,6 +171,20 @@ def _customers(count: int, rng: random.Random, fakers: dict[str, Faker]) -> list
             }
         )
     return customers
+
+
+def _phone(fake: Faker, region: str) -> str:
+    """A number of the customer's country that its numbering plan allows: some of Faker's
+    formats give numbers no real subscriber has (``0038 305960``)."""
+    number = fake.phone_number()
+    for _ in range(PHONE_DRAWS):
+        try:
+            if phonenumbers.is_valid_number(phonenumbers.parse(number, region)):
+                return number
+        except phonenumbers.NumberParseException:
+            pass
+        number = fake.phone_number()
+    return number
 
 
 def _unique_email(first: str, last: str, domain: str, rng: random.Random, taken: set[str]) -> str:
@@ -193,7 +209,16 @@ def _national_id(locale: str, fake: Faker, rng: random.Random) -> str:
         return str(fake.nif())
     if locale == "pl_PL":
         return str(fake.pesel())
+    if locale == "en_GB":
+        return _nino(fake)
     return str(fake.ssn())
+
+
+def _nino(fake: Faker) -> str:
+    """A UK National Insurance number with an allocated prefix: Faker's all start with
+    ``ZZ``, which HMRC never allocates, so no masker should take them for a person's."""
+    prefix = fake.random_element(("AB", "CE", "JG", "KL", "PR", "TW", "WP"))
+    return f"{prefix}{fake.numerify('######')}{fake.random_element('ABCD')}"
 
 
 def _steuer_id(rng: random.Random) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+import phonenumbers
 import pytest
 
 from nbwarden.demo.synthetic import COUNTRIES, REFERENCE_TIME, DemoData, generate
+from nbwarden.masking.validators import is_uk_nino
 
 EMAIL = re.compile(r"^[a-z0-9.]+@[a-z0-9.-]+\.[a-z]{2,}$")
 
@@ -51,6 +53,21 @@ def test_customers_carry_valid_personal_data_from_every_locale(data: DemoData) -
         assert customer["full_name"].count(" ") >= 1
         assert customer["phone"] and customer["national_id"] and customer["street_address"]
         assert customer["birth_date"].year >= 1950
+
+
+def test_national_ids_are_ones_a_real_register_could_have_issued(data: DemoData) -> None:
+    """Faker's UK numbers all start with ZZ, a prefix never allocated, so a masker rightly
+    leaves them alone; the demo's identifiers must look like real people's."""
+    uk = [c["national_id"] for c in data.customers if c["national_id_type"] == "NINO"]
+    assert uk
+    assert all(is_uk_nino(nino) for nino in uk)
+
+
+def test_phone_numbers_are_valid_in_the_customers_country(data: DemoData) -> None:
+    regions = dict(COUNTRIES.values())
+    for customer in data.customers:
+        number = phonenumbers.parse(customer["phone"], regions[customer["country"]])
+        assert phonenumbers.is_valid_number(number)
 
 
 def test_every_table_but_products_holds_a_customers_personal_data(data: DemoData) -> None:
