@@ -16,6 +16,7 @@ PHONE = "PHONE_NUMBER"
 PERSON = "PERSON"
 
 _SPACES = re.compile(r"\s+")
+_SURNAME_FIRST = re.compile(r"\s*([^\W\d_][^,.\d]*?)\s*,\s*([^\W\d_][^,.\d]*?)\s*")
 _ID_NOISE = re.compile(r"[\s\-./]")
 
 
@@ -43,9 +44,16 @@ def normalize_phone(value: str, default_region: str = "US") -> str:
     return ("+" if text.startswith("+") else "") + digits
 
 
+def given_name_first(name: str) -> str:
+    """``Stone, Bob`` as ``Bob Stone``: a name is one subject (and one pseudonym) however
+    a register orders it, DSAR is asked for it given name first, and NER knows it so."""
+    match = _SURNAME_FIRST.fullmatch(name)
+    return f"{match[2]} {match[1]}" if match else name
+
+
 def normalize_name(value: str) -> str:
-    """Case-, accent- and spacing-insensitive form of a person's name."""
-    decomposed = unicodedata.normalize("NFKD", value)
+    """Case-, accent- and spacing-insensitive form of a person's name, given name first."""
+    decomposed = unicodedata.normalize("NFKD", given_name_first(value))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACES.sub(" ", stripped).strip().casefold()
 

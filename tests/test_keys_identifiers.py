@@ -55,6 +55,8 @@ def test_derived_keys_differ_by_purpose_and_hash_is_keyed(tmp_path):
         ("PHONE_NUMBER", "+44 20 7946 0958", "+442079460958"),
         ("PHONE_NUMBER", "(202) 555-0143", "+12025550143"),
         ("PERSON", "  José   ÁLVAREZ ", "jose alvarez"),
+        ("PERSON", "Álvarez, José", "jose alvarez"),
+        ("PERSON", "van der Berg , Anna Maria", "anna maria van der berg"),
         ("IBAN_CODE", "de89 3704 0044 0532 0130 00", "DE89370400440532013000"),
         ("UK_NINO", "QQ 12 34 56 C", "QQ123456C"),
     ],

@@ -94,7 +94,9 @@ class _WholeValue:
     identifiers: tuple[str, ...] = ()
     """The normalised identifiers it names: usually one; none for a blank value."""
     identifier: str | None = None
-    """The identifier when there is exactly one (the fast path), else None."""
+    """The identifier when there is exactly one and no display name (the fast path)."""
+    people: tuple[str, ...] = ()
+    """The PERSON identifiers of the display names in an e-mail cell (``Bob Stone <...>``)."""
 
 
 _NOT_IN_AN_ADDRESS = re.compile(r"[\s<>;,:/]")
@@ -214,12 +216,14 @@ class Masker:
             plain = plain_text(raw)
             read = plain.text if plain else raw
             identifiers = self._whole_identifiers(entity, read)
-            found = tuple((entity, identifier) for identifier in identifiers)
-            words = _name_words(read) if entity == PERSON else ()
+            names = self._display_names(entity, read)
+            people = tuple(dict.fromkeys(self.identifier(PERSON, n) for n in names))
+            found = tuple((entity, i) for i in identifiers) + tuple((PERSON, p) for p in people)
+            words = _name_words(read) if entity == PERSON else _name_words(" ".join(names))
             masked = _Value(self.replacement(entity, read), found, (entity,))
             shown = _Value(None, found, ())
-            single = identifiers[0] if len(identifiers) == 1 else None
-            whole = _WholeValue(raw.casefold(), words, masked, shown, identifiers, single)
+            single = identifiers[0] if len(identifiers) == 1 and not people else None
+            whole = _WholeValue(raw.casefold(), words, masked, shown, identifiers, single, people)
         if self._whole_entries >= CACHE_ENTRIES:
             self._clear_wholes()
         self._whole_entries += 1
@@ -237,6 +241,13 @@ class Masker:
                 return tuple(dict.fromkeys(self.identifier(entity, value[a:b]) for a, b in parts))
         whole = self.identifier(entity, value)
         return (whole,) if whole else ()
+
+    def _display_names(self, entity: str, value: str) -> list[str]:
+        """The names an e-mail cell writes its addresses with (``Bob Stone <bob@...>``):
+        masked with the cell, and each a PERSON subject of its own for DSAR."""
+        if entity != EMAIL or self._is_one(entity, value):
+            return []
+        return [value[a:b] for a, b in self.scanner.parts(PERSON, value)]
 
     def _is_one(self, entity: str, value: str) -> bool:
         """Whether ``value`` is one identifier as it stands, checked cheaply: most values
@@ -413,9 +424,10 @@ class _Session:
         self._remember_wholes(entity, wholes)
         identifiers: list[str | None] = list(map(_IDENTIFIER, wholes))
         if None in identifiers or 0 in counts:
-            seen = [(w.identifiers, n) for w, n in zip(wholes, counts, strict=True) if n]
-            named = [identifier for names, _ in seen for identifier in names]
-            total = sum(count for names, count in seen if names)
+            seen = [(w, n) for w, n in zip(wholes, counts, strict=True) if n]
+            named = [identifier for whole, _ in seen for identifier in whole.identifiers]
+            total = sum(count for whole, count in seen if whole.identifiers)
+            self._record_people(name, seen, findings)
         else:
             named, total = cast(list[str], identifiers), sum(counts)
         if total:
@@ -425,6 +437,18 @@ class _Session:
             return [None] * len(wholes)
         findings.entity_counts[entity] += total
         return list(map(_REPLACEMENT, wholes))
+
+    def _record_people(
+        self, name: str, seen: list[tuple[_WholeValue, int]], findings: _Findings
+    ) -> None:
+        """The display names of an e-mail column's cells, as PERSON findings and subjects."""
+        total = sum(count for whole, count in seen if whole.people)
+        if not total:
+            return
+        findings.column_findings.setdefault(name, Counter())[PERSON] += total
+        findings.subjects.add_all(PERSON, name, [p for whole, _ in seen for p in whole.people])
+        if self._masks(PERSON):
+            findings.entity_counts[PERSON] += total
 
     def _masks(self, entity: str) -> bool:
         return not self._column_unmasked and entity not in self.unmask_entities
@@ -441,7 +465,7 @@ class _Session:
         the result reads what it would note."""
         if self._values_read:
             self.known_values.update(dict.fromkeys(filter(None, map(_FOLDED, wholes)), entity))
-        if self._name_words_read and entity == PERSON:
+        if self._name_words_read and entity in (PERSON, EMAIL):
             for whole in wholes:
                 self.known_name_tokens.update(whole.name_words)
 

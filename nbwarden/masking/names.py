@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nbwarden.caches import BoundedCache
-from nbwarden.identifiers import PERSON
+from nbwarden.identifiers import PERSON, given_name_first
 from nbwarden.masking.errors import MaskingError
 from nbwarden.masking.profile import Profile
 from nbwarden.masking.scanner import Span, resolve_overlaps
@@ -60,6 +60,7 @@ class NameFinder:
         self._common = profile.common_capitalised
         self._common_folded = frozenset(word.casefold() for word in profile.common_capitalised)
         self._particles = profile.name_particles
+        self._salutations = profile.salutations
         self._nlp: Any = None
         self._stop_words: frozenset[str] = frozenset()
         self._lock = threading.RLock()
@@ -114,7 +115,11 @@ class NameFinder:
             for w in NAME_WORD.finditer(text)
             if not any(o.start <= w.start() < o.end for o in others)
         ]
-        grown = [self._grow(text, words, span) if span.entity == PERSON else span for span in spans]
+        capitals = not text.isupper()
+        grown = [
+            self._grow(text, words, span, capitals) if span.entity == PERSON else span
+            for span in spans
+        ]
         return resolve_overlaps(grown)
 
     def trim(self, text: str, spans: list[Span]) -> list[Span]:
@@ -135,20 +140,65 @@ class NameFinder:
                 trimmed.append(Span(words[0].start(), words[-1].end(), PERSON, span.score))
         return trimmed
 
-    def _grow(self, text: str, words: list[re.Match[str]], span: Span) -> Span:
+    def _grow(self, text: str, words: list[re.Match[str]], span: Span, capitals: bool) -> Span:
+        """``capitals``: words in capitals count as name words (``Jean DUPONT``); not in a
+        text wholly in capitals, where every word is."""
         inside = [i for i, w in enumerate(words) if span.start <= w.start() < span.end]
         if not inside:
             return span
-        first, last = inside[0], inside[-1]
-        while (step := self._name_step(text, words, last, +1)) is not None:
-            last = step
-        while (step := self._name_step(text, words, first, -1)) is not None:
-            first = step
+        first, last = self._grown(text, words, inside[0], inside[-1], capitals)
+        names = [w.group() for w in words[first : last + 1] if w.group() not in self._particles]
+        if len(names) == 1:
+            first, last = self._across_comma(text, words, first, last)
+            first, last = self._grown(text, words, first, last, capitals)
         start, end = min(span.start, words[first].start()), max(span.end, words[last].end())
         return Span(start, end, span.entity, span.score)
 
+    def _grown(
+        self, text: str, words: list[re.Match[str]], first: int, last: int, capitals: bool
+    ) -> tuple[int, int]:
+        while (step := self._name_step(text, words, last, +1, capitals)) is not None:
+            last = step
+        while (step := self._name_step(text, words, first, -1, capitals)) is not None:
+            first = step
+        return first, last
+
+    def _across_comma(
+        self, text: str, words: list[re.Match[str]], first: int, last: int
+    ) -> tuple[int, int]:
+        """A name of one word (and particles) with the rest of it across a comma, as
+        registers write names (``Stone, Bob``): the given name after a surname, unless a
+        salutation comes before it (``Dear Anna, Great news``); the surname before a given
+        name that opens the text or a field (``Stone, Bob called``, ``Name: Stone, Bob``)."""
+        after, before = last + 1, first - 1
+        if after < len(words) and self._comma_between(text, words, last, after):
+            previous = words[before].group() if before >= 0 else ""
+            if previous not in self._salutations and self._is_name_word(words[after].group()):
+                return first, after
+        if before >= 0 and self._comma_between(text, words, before, first):
+            surname = before
+            while surname > 0 and words[surname - 1].group() in self._particles:
+                surname -= 1
+            opening = text[: words[surname].start()].rstrip(" ")
+            if opening[-1:] in ("", ":", "\n") and self._is_name_word(words[before].group()):
+                return surname, last
+        return first, last
+
+    @staticmethod
+    def _comma_between(text: str, words: list[re.Match[str]], left: int, right: int) -> bool:
+        return text[words[left].end() : words[right].start()] == ", "
+
+    def _is_name_word(self, word: str) -> bool:
+        """Capitalised, or in capitals, and not a common or stop word."""
+        return (
+            word[0].isupper()
+            and len(word) > 1
+            and word.casefold() not in self._common_folded
+            and word.lower() not in self._stop_words
+        )
+
     def _name_step(
-        self, text: str, words: list[re.Match[str]], edge: int, direction: int
+        self, text: str, words: list[re.Match[str]], edge: int, direction: int, capitals: bool
     ) -> int | None:
         """Index of the next capitalised name word beyond ``edge``, across particles."""
         index = edge + direction
@@ -160,7 +210,9 @@ class NameFinder:
             if word in self._particles:
                 index += direction
                 continue
-            if word[0].isupper() and not word.isupper() and word not in self._common:
+            if not word.isupper() and word[0].isupper() and word not in self._common:
+                return index
+            if capitals and word.isupper() and self._is_name_word(word):
                 return index
             return None
         return None
@@ -209,7 +261,7 @@ class NameFinder:
         nlp = self._pipeline()
         flags = []
         with self._lock:
-            docs = list(nlp.pipe(values, batch_size=NER_BATCH_SIZE))
+            docs = list(nlp.pipe(map(given_name_first, values), batch_size=NER_BATCH_SIZE))
         for doc in docs:
             person_chars = sum(len(e.text) for e in doc.ents if e.label_ == "PERSON")
             flags.append(person_chars >= 0.6 * len(doc.text.strip()))

@@ -70,6 +70,7 @@ class Profile:
     ner_entities: dict[str, str] = field(default_factory=dict)
     common_capitalised: frozenset[str] = frozenset()
     name_particles: frozenset[str] = frozenset()
+    salutations: frozenset[str] = frozenset()
     phone_regions: tuple[str, ...] = ()
     language: str = "en"
 
@@ -136,6 +137,7 @@ def parse_profile(raw: dict[str, Any]) -> Profile:
         ner_entities={str(k): str(v) for k, v in (ner.get("entities") or {}).items()},
         common_capitalised=frozenset(str(w) for w in ner.get("common_capitalised", [])),
         name_particles=frozenset(str(w) for w in ner.get("name_particles", [])),
+        salutations=frozenset(str(w) for w in ner.get("salutations", [])),
         phone_regions=regions,
         language=str(raw.get("language", "en")),
     )

@@ -264,7 +264,7 @@ def resolve_overlaps(spans: list[Span]) -> list[Span]:
     """Non-overlapping spans: the higher score wins, then the longer span. An identifier
     or address that encloses another span wins over it whatever their scores, so that
     none of it stays readable (a known name inside a street name, the ``DE`` of an IBAN,
-    the last digits of a longer phone match)."""
+    the last digits of a longer phone match); so does a name enclosing another name."""
     chosen: list[Span] = []
     for span in sorted(spans, key=lambda s: (-_rank(s, spans), -(s.end - s.start), s.start)):
         if not any(span.overlaps(other) for other in chosen):
@@ -273,9 +273,15 @@ def resolve_overlaps(spans: list[Span]) -> list[Span]:
 
 
 def _rank(span: Span, spans: list[Span]) -> float:
-    if span.entity == PERSON:
-        return span.score
-    inside = [o.score for o in spans if span.start <= o.start and o.end <= span.end]
+    """A span ranks as the strongest span it encloses; a name only among names, so that
+    ``Stone, Bob`` wins over NER's ``Bob`` and no name wins over an identifier in it."""
+    inside = [
+        o.score
+        for o in spans
+        if span.start <= o.start
+        and o.end <= span.end
+        and (span.entity != PERSON or o.entity == PERSON)
+    ]
     return max(inside)
 
 

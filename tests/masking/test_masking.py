@@ -373,7 +373,8 @@ def test_street_names_starting_with_a_non_ascii_letter_are_found_in_long_columns
 def test_cells_holding_several_addresses_name_each_subject(masker: Masker) -> None:
     """An e-mail or phone cell that is not one bare identifier (``Name <address>``, a list
     of addresses, two numbers) is still masked whole, and each identifier in it is a
-    subject, so DSAR finds every person; a cell naming nobody (``n/a``) is no subject."""
+    subject, so DSAR finds every person, by the display name too; a cell naming nobody
+    (``n/a``) is no subject."""
     people = [(fake.name(), fake.email()) for _ in range(3)]
     (name, first), (_, second), (_, third) = people
     table = pa.table(
@@ -388,6 +389,7 @@ def test_cells_holding_several_addresses_name_each_subject(masker: Masker) -> No
     assert subjects == {
         *(("EMAIL_ADDRESS", email.lower()) for _, email in people),
         *(("PHONE_NUMBER", f"+4420794609{n}") for n in (58, 59, 60)),
+        ("PERSON", name.casefold()),
     }
 
 
