@@ -10,7 +10,7 @@ import json
 import random
 import string
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -289,3 +289,57 @@ def _product(rng: random.Random) -> str:
 
 def _sku(rng: random.Random) -> str:
     return f"SKU-{rng.randint(10000, 99999)}-{rng.choice(string.ascii_uppercase)}"
+
+
+NOTE_TEMPLATES = (
+    "Dear support, I ({name}, born {birth}) moved last month.",
+    "Under GDPR Article 15 I, {name}, ask for a copy of all data you hold about me.",
+    "My partner {name} can log in fine from the same laptop.",
+    "Spoke to {name} about the late delivery and promised a voucher.",
+    "{name} says the parcel was left with the neighbours.",
+    "Forwarded to {name}: the invoice total looks wrong.",
+    "At the request of {name} the account was closed.",
+    "Agent note: {name} was upset on the phone, please follow up.",
+    "Thanks for your help. {name}",
+    "Delivery signed for by {name} at the front desk.",
+    "The account holder is {name}, but the card belongs to a relative.",
+    "Could {name} ring me back tomorrow morning?",
+    "cc {name}, finance team",
+    "Duplicate of the ticket that {name} opened last week.",
+    "Refund approved by {name} (team lead) on Monday.",
+    "Password reset for {name} done, new login sent by post.",
+)
+"""Free-text notes written for this benchmark alone: none of their wording was taken from,
+or added to, the masking profile's cue words, so they measure how the masker does on
+phrasing it was not tuned for."""
+BENIGN_NOTES = (
+    "The {product} arrived broken, second time this month.",
+    "Order shipped from the {city} warehouse on Friday.",
+    "Invoice from {company} attached, VAT included.",
+    "Customer asked whether the {product} comes in another colour.",
+    "Returned {product} restocked at {city}.",
+)
+
+
+def generate_notes(rows: int, seed: int = 13, locales: Sequence[str] = LOCALES) -> Dataset:
+    """Notes naming a person once (a name nowhere else in the row, so only the free-text
+    path can find it), beside notes about products, places and companies."""
+    rng = random.Random(seed)
+    fakers = [Faker(locale) for locale in locales]
+    for index, fake in enumerate(fakers):
+        fake.seed_instance(seed + index)
+    planted: list[tuple[int, str, str, str]] = []
+    notes, remarks = [], []
+    for row in range(rows):
+        fake = fakers[row % len(fakers)]
+        name = f"{fake.first_name()} {fake.last_name()}"
+        birth = fake.date_of_birth(minimum_age=18, maximum_age=90).isoformat()
+        notes.append(rng.choice(NOTE_TEMPLATES).format(name=name, birth=birth))
+        planted.append((row, "note", "PERSON", name))
+        remarks.append(
+            rng.choice(BENIGN_NOTES).format(
+                product=_product(rng), city=fake.city(), company=fake.company()
+            )
+        )
+    table = pa.table({"note": pa.array(notes), "remark": pa.array(remarks)})
+    return Dataset(table, planted, ("remark",))

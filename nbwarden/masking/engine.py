@@ -27,7 +27,8 @@ from nbwarden.masking.columns import (
     is_string_type,
 )
 from nbwarden.masking.errors import MaskingError
-from nbwarden.masking.names import NAME_WORD, NameFinder, sentence_case
+from nbwarden.masking.name_lists import NAME_WORD
+from nbwarden.masking.names import NameFinder, sentence_case
 from nbwarden.masking.offline import use_bundled_suffix_list
 from nbwarden.masking.operators import Operators
 from nbwarden.masking.plain import PlainText, plain_text, plain_texts
@@ -537,7 +538,9 @@ class _Session:
         found = scanner.find(text, rule_indices) if rule_indices else []
         if named is not None:
             found = resolve_overlaps(found + _not_people(scanner.find(named)))
-        return resolve_overlaps(found + self._known_name_spans(named or text)), _people(found)
+        read = named or text
+        names = self._known_name_spans(read) + self.masker.names.listed(read)
+        return resolve_overlaps(found + names), _people(found)
 
     def _add_ner_spans(
         self, spans_per_text: list[list[Span]], windows: dict[str, list[tuple[int, int]]]

@@ -11,13 +11,11 @@ from typing import Any
 from nbwarden.caches import BoundedCache
 from nbwarden.identifiers import PERSON, given_name_first
 from nbwarden.masking.errors import MaskingError
+from nbwarden.masking.name_lists import NAME_WORD, ListedNames, english_words
 from nbwarden.masking.profile import Profile
 from nbwarden.masking.scanner import Span, resolve_overlaps
 
 _TOKEN = re.compile(r"\S+")
-NAME_WORD = re.compile(r"[^\W\d_]+(?:(?:-|['\u2019](?=[A-ZÀ-ÖØ-Þ]))[^\W\d_]+)*")
-"""A word of a name: letters, joined by hyphens or by an apostrophe before a capital
-(``O'Hora``; ``Smith's`` splits)."""
 _PUNCTUATION = ".,;:!?()[]{}\"'\u2018\u2019\u201c\u201d"
 _CLOSING = ")]}\"'\u2019\u201d"
 WINDOW_WORDS_BEFORE = 4
@@ -61,6 +59,8 @@ class NameFinder:
         self._common_folded = frozenset(word.casefold() for word in profile.common_capitalised)
         self._particles = profile.name_particles
         self._salutations = profile.salutations
+        self._name_lists = profile.name_lists
+        self._listed: ListedNames | None = None
         self._nlp: Any = None
         self._stop_words: frozenset[str] = frozenset()
         self._lock = threading.RLock()
@@ -71,7 +71,14 @@ class NameFinder:
             if self._nlp is None:
                 self._nlp = load_ner_pipeline(self._model_name)
                 self._stop_words = frozenset(self._nlp.Defaults.stop_words)
+                english = english_words(self._nlp)
+                self._listed = ListedNames(self._name_lists, self._particles, english)
         return self._nlp
+
+    def listed(self, text: str) -> list[Span]:
+        """Names starting with a listed given name (``name_lists``), before NER."""
+        self._pipeline()
+        return self._listed.spans(text) if self._listed else []
 
     def windows(self, text: str, covered: Sequence[Span]) -> list[tuple[int, int]]:
         """Character ranges of ``text`` worth running NER on.
@@ -120,7 +127,7 @@ class NameFinder:
             self._grow(text, words, span, capitals) if span.entity == PERSON else span
             for span in spans
         ]
-        return resolve_overlaps(grown)
+        return resolve_overlaps([span for span in grown if not self._refutes(text, span)])
 
     def trim(self, text: str, spans: list[Span]) -> list[Span]:
         """PERSON spans without the common words and stop words at their edges; a span of
@@ -247,6 +254,13 @@ class NameFinder:
             ]
         except Exception as exc:
             raise MaskingError(f"named-entity recognition failed: {type(exc).__name__}") from None
+
+    def _refutes(self, text: str, span: Span) -> bool:
+        """Whether ``span`` is a PERSON the name lists show to be a thing (``Georgia
+        Bag``), as NER found it or as it grew over the words after it."""
+        if span.entity != PERSON or self._listed is None:
+            return False
+        return self._listed.refutes(text[span.start : span.end])
 
     def _remember(self, text: str, spans: tuple[Span, ...]) -> None:
         if len(text) > NER_CACHE_MAX_CHARS:

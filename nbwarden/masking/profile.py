@@ -59,6 +59,16 @@ class Thresholds:
     free_text_min_words: int = 4
 
 
+@dataclass(frozen=True)
+class NameLists:
+    """Given and family names (``nbwarden.masking.name_lists``)."""
+
+    given: frozenset[str] = frozenset()
+    family: frozenset[str] = frozenset()
+    not_surnames: frozenset[str] = frozenset()
+    """Family names far more often the second word of a place or firm (``Station``)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Profile:
     name: str
@@ -71,6 +81,7 @@ class Profile:
     common_capitalised: frozenset[str] = frozenset()
     name_particles: frozenset[str] = frozenset()
     salutations: frozenset[str] = frozenset()
+    name_lists: NameLists = NameLists()
     phone_regions: tuple[str, ...] = ()
     language: str = "en"
 
@@ -114,12 +125,13 @@ def load_profile(profile: str = "default") -> Profile:
     if not isinstance(raw, dict):
         raise MaskingError(f"masking profile {path} must be a mapping")
     try:
-        return parse_profile(raw)
-    except (KeyError, TypeError, ValueError, re.error) as exc:
+        return parse_profile(raw, path.parent)
+    except (OSError, KeyError, TypeError, ValueError, re.error) as exc:
         raise MaskingError(f"masking profile {path} is invalid: {exc!r}") from None
 
 
-def parse_profile(raw: dict[str, Any]) -> Profile:
+def parse_profile(raw: dict[str, Any], base: Path | None = None) -> Profile:
+    """A profile from its parsed YAML; ``base`` is the directory its list files are in."""
     regions = tuple(str(r) for r in raw.get("phone_regions", ["US", "GB"]))
     ner = raw.get("ner", {}) or {}
     operators = {str(k): _operator(v) for k, v in (raw.get("operators") or {}).items()}
@@ -138,9 +150,30 @@ def parse_profile(raw: dict[str, Any]) -> Profile:
         common_capitalised=frozenset(str(w) for w in ner.get("common_capitalised", [])),
         name_particles=frozenset(str(w) for w in ner.get("name_particles", [])),
         salutations=frozenset(str(w) for w in ner.get("salutations", [])),
+        name_lists=_name_lists(ner.get("name_lists") or {}, base),
         phone_regions=regions,
         language=str(raw.get("language", "en")),
     )
+
+
+def _name_lists(raw: dict[str, Any], base: Path | None) -> NameLists:
+    def read(key: str) -> frozenset[str]:
+        if key not in raw:
+            return frozenset()
+        lines = _list_file(str(raw[key]), base).read_text(encoding="utf-8").splitlines()
+        return frozenset(line.strip() for line in lines if line.strip() and line[0] != "#")
+
+    return NameLists(read("given"), read("family"), frozenset(raw.get("not_surnames", ())))
+
+
+def _list_file(name: str, base: Path | None) -> Path:
+    """A list file named by a profile: beside the profile, else among the bundled
+    profiles, so a site's copy of ``default.yaml`` keeps reading the bundled lists."""
+    directories = ([base] if base is not None else []) + profiles_dirs()
+    for directory in directories:
+        if (directory / name).is_file():
+            return directory / name
+    raise ValueError(f"list file {name!r} not found beside the profile or in masking_models")
 
 
 def _recognizer(item: dict[str, Any], regions: tuple[str, ...]) -> RecognizerSpec:

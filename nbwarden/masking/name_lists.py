@@ -1,0 +1,133 @@
+"""Person names found through lists of given and family names.
+
+spaCy's small English model misses many names in support tickets and notes, above all
+European ones inside a clause (``I (Sofia Kuijpers, born ...)``, ``My partner Franz-Xaver
+Henck``): it tags them as nothing, an ORG or part of a LAW. A capitalised given name from
+the lists, followed by capitalised words one of which looks like a surname, is a much
+steadier sign. A word looks like a surname when it is a listed family name, or when it is
+no English word at all (``Kuijpers``): so surnames missing from the lists are still found,
+and product or place names built on a given name (``Georgia Kettle``, ``Paris Mirror``,
+``Victoria Station``) are not taken for people.
+
+The lists (``masking_models/names/``, named by the profile's ``ner.name_lists``) are built
+from Faker's providers by ``python -m benchmarks.masking.faker_names``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from nbwarden.identifiers import PERSON
+from nbwarden.masking.profile import NameLists
+from nbwarden.masking.scanner import Span
+
+NAME_WORD = re.compile(r"[^\W\d_]+(?:(?:-|['\u2019](?=[A-ZÀ-ÖØ-Þ]))[^\W\d_]+)*")
+"""A word of a name: letters, joined by hyphens or by an apostrophe before a capital
+(``O'Hora``; ``Smith's`` splits)."""
+
+LISTED_NAME_SCORE = 0.85
+MAX_NAME_WORDS = 4
+"""Words a name may have after its given name (``Maria del Carmen Ruiz``)."""
+_BETWEEN_WORDS = frozenset({" ", "\u00a0"})
+_ENDINGS = ("s", "es", "ed", "d", "ing")
+"""Inflections taken off a word to find it among English words (``Called``, ``Boots``)."""
+
+
+class ListedNames:
+    """PERSON spans that start with a listed given name (one small recognizer).
+
+    Words are compared case-folded, so a text in capitals reads as one in mixed case.
+    """
+
+    def __init__(self, lists: NameLists, particles: Iterable[str], english: frozenset[str]) -> None:
+        self._given = _folded(lists.given)
+        self._family = _folded(lists.family - lists.not_surnames)
+        self._particles = _folded(particles)
+        self._english = english
+
+    def spans(self, text: str) -> list[Span]:
+        words = list(NAME_WORD.finditer(text))
+        found: list[Span] = []
+        index = 0
+        while index < len(words):
+            end = self._name_end(text, words, index) if self._starts(words[index][0]) else None
+            if end is None:
+                index += 1
+                continue
+            found.append(Span(words[index].start(), words[end].end(), PERSON, LISTED_NAME_SCORE))
+            index = end + 1
+        return found
+
+    def _starts(self, word: str) -> bool:
+        """A capitalised given name (``Jean-Pierre`` by its first part)."""
+        folded = word.casefold()
+        return _capitalised(word) and (
+            folded in self._given or folded.split("-", 1)[0] in self._given
+        )
+
+    def _name_end(self, text: str, words: list[re.Match[str]], start: int) -> int | None:
+        """The index of the last word of the name starting at ``start``, if the capitalised
+        words that follow it hold a surname (or follow a particle: ``Marleen de Wit``)."""
+        last = None
+        surname = particle = False
+        for index in range(start + 1, min(len(words), start + 1 + MAX_NAME_WORDS)):
+            if text[words[index - 1].end() : words[index].start()] not in _BETWEEN_WORDS:
+                break
+            word = words[index][0]
+            folded = word.casefold()
+            if folded in self._particles:
+                particle = True
+                continue
+            if not _capitalised(word) or self._is_thing(folded):
+                break
+            last = index
+            surname = surname or particle or self._looks_like_surname(folded)
+        return last if surname else None
+
+    def refutes(self, name: str) -> bool:
+        """Whether a PERSON span NER guessed from capitals alone is a thing named after a
+        person or place (``Georgia Bag``, ``Victoria Rug``): several words, none a name
+        particle, the last an English word that is no listed name, the first an English
+        word too or no listed given name (``Tymoteusz Domino`` stays a person)."""
+        words = [word.casefold() for word in NAME_WORD.findall(name)]
+        if len(words) < 2 or any(word in self._particles for word in words):
+            return False
+        first, last = words[0], words[-1]
+        return self._is_thing(last) and (self._is_english(first) or first not in self._given)
+
+    def _is_thing(self, folded: str) -> bool:
+        """An English word that is no listed name (``kettle``, ``called``)."""
+        listed = folded in self._family or folded in self._given
+        return not listed and self._is_english(folded)
+
+    def _looks_like_surname(self, folded: str) -> bool:
+        return folded in self._family or not self._is_english(folded)
+
+    def _is_english(self, folded: str) -> bool:
+        if folded in self._english:
+            return True
+        return any(
+            folded.endswith(ending) and folded[: -len(ending)] in self._english
+            for ending in _ENDINGS
+        )
+
+
+def _folded(words: Iterable[str]) -> frozenset[str]:
+    return frozenset(word.casefold() for word in words)
+
+
+def _capitalised(word: str) -> bool:
+    """Capitalised, or written in capitals (names in a text wholly in capitals)."""
+    return word[0].isupper() and len(word) > 1
+
+
+def english_words(nlp: Any) -> frozenset[str]:
+    """The words of the spaCy pipeline's lemmatizer index (WordNet's nouns, verbs,
+    adjectives and adverbs), or none if the pipeline has no such lemmatizer."""
+    try:
+        index = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")
+    except (KeyError, AttributeError):
+        return frozenset()
+    return frozenset(word for words in index.values() for word in words)

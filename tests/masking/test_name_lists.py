@@ -1,0 +1,83 @@
+"""Names in free text found through the given- and family-name lists (name_lists.py).
+
+spaCy's small English model missed about one name in five in notes worded in ways the
+profile's cue words do not cover (``I (Sofia Kuijpers, born ...)``), and called products
+named after people or places (``Georgia Bag``) persons. All names here are Faker's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from faker import Faker
+
+from nbwarden.masking import Masker
+from nbwarden.masking.profile import find_profile, load_profile
+
+LOCALES = ("en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL", "sv_SE")
+WORDINGS = (
+    "Dear support, I ({name}, born 1984-03-02) moved last month.",
+    "Under GDPR Article 15 I, {name}, ask for a copy of all data you hold about me.",
+    "My partner {name} can log in fine from the same laptop.",
+    "Delivery signed for by {name} at the front desk.",
+)
+
+
+@pytest.fixture(scope="module")
+def masker() -> Masker:
+    return Masker.for_profile("default")
+
+
+def _names(count: int, seed: int) -> list[str]:
+    names = []
+    for index, locale in enumerate(LOCALES):
+        fake = Faker(locale)
+        fake.seed_instance(seed + index)
+        names += [f"{fake.first_name()} {fake.last_name()}" for _ in range(count)]
+    return names
+
+
+def test_names_in_notes_of_unseen_wording_are_masked_and_indexed(masker: Masker) -> None:
+    names = _names(6, seed=40)
+    notes = [WORDINGS[i % len(WORDINGS)].format(name=name) for i, name in enumerate(names)]
+    result = masker.mask_table(pa.table({"note": notes}))
+    for name, masked in zip(names, result.table.column("note").to_pylist(), strict=True):
+        assert not any(word in masked for word in name.split() if len(word) > 2), masked
+        assert "PERSON_" in masked
+    people = {s.identifier for s in result.subjects if s.entity_type == "PERSON"}
+    assert len(people) >= len(set(names)) * 0.95
+
+
+def test_a_surname_missing_from_the_lists_is_found_after_a_given_name(masker: Masker) -> None:
+    text = masker.mask_text("I spoke to Tomasz Kuijpersma-Ollinger about the refund.").text
+    assert text.startswith("I spoke to PERSON_") and "Kuijpersma" not in text
+
+
+def test_a_name_in_capitals_inside_mixed_text_is_masked(masker: Masker) -> None:
+    text = masker.mask_text("Package for JULIETTE HETHUR arrived damaged.").text
+    assert text.startswith("Package for PERSON_") and text.endswith(" arrived damaged.")
+
+
+@pytest.mark.parametrize(
+    "benign",
+    [
+        "The Georgia Bag arrived broken, second time this month.",
+        "Customer asked whether the Charlotte Kettle comes in another colour.",
+        "Returned Paris Shelf restocked at the depot.",
+        "Victoria Station was closed, so the courier came back.",
+        "Grace Period ends on Monday.",
+        "Ship the Jackson Chair via UPS Ground.",
+    ],
+)
+def test_products_and_places_named_after_people_stay_readable(masker: Masker, benign: str) -> None:
+    assert masker.mask_text(benign).text == benign
+
+
+def test_a_copied_profile_reads_the_bundled_lists(tmp_path: Path) -> None:
+    copy = tmp_path / "site.yaml"
+    copy.write_text(find_profile("default").read_text(encoding="utf-8"), encoding="utf-8")
+    lists = load_profile(str(copy)).name_lists
+    assert "Sofia" in lists.given and "Kowalski" in lists.family
+    assert "Station" in lists.not_surnames
