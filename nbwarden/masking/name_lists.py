@@ -31,6 +31,12 @@ LISTED_NAME_SCORE = 0.85
 MAX_NAME_WORDS = 4
 """Words a name may have after its given name (``Maria del Carmen Ruiz``)."""
 _BETWEEN_WORDS = frozenset({" ", "\u00a0"})
+_INITIALS = r"(?:[A-Z]\.(?:[ -]?[A-Z]\.)?)"
+_SURNAME = r"[^\W\d_]{2,}(?:-[^\W\d_]+)?"
+_INITIALLED = (
+    re.compile(rf"(?<![\w.]){_INITIALS} (?P<surname>{_SURNAME})\b"),
+    re.compile(rf"\b(?P<surname>{_SURNAME}),? {_INITIALS}(?!\w)"),
+)
 _ENDINGS = ("s", "es", "ed", "d", "ing")
 """Inflections taken off a word to find it among English words (``Called``, ``Boots``)."""
 
@@ -58,7 +64,17 @@ class ListedNames:
                 continue
             found.append(Span(words[index].start(), words[end].end(), PERSON, LISTED_NAME_SCORE))
             index = end + 1
-        return found
+        return found + self._initialled(text)
+
+    def _initialled(self, text: str) -> list[Span]:
+        """A surname beside initials (``K. Wiśniewska``, ``J.-P. Dupont``, ``Kowalczyk A.``)
+        when it is no English word: so not ``Plan B. Then`` nor ``Option B. Green``."""
+        return [
+            Span(match.start(), match.end(), PERSON, LISTED_NAME_SCORE)
+            for pattern in _INITIALLED
+            for match in pattern.finditer(text)
+            if _capitalised(match["surname"]) and not self._is_english(match["surname"].casefold())
+        ]
 
     def _starts(self, word: str) -> bool:
         """A capitalised given name (``Jean-Pierre`` by its first part)."""
@@ -91,7 +107,7 @@ class ListedNames:
         person or place (``Georgia Bag``, ``Victoria Rug``): several words, none a name
         particle, the last an English word that is no listed name, the first an English
         word too or no listed given name (``Tymoteusz Domino`` stays a person)."""
-        words = [word.casefold() for word in NAME_WORD.findall(name)]
+        words = [word.casefold() for word in NAME_WORD.findall(name) if len(word) > 1]
         if len(words) < 2 or any(word in self._particles for word in words):
             return False
         first, last = words[0], words[-1]

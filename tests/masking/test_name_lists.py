@@ -81,3 +81,23 @@ def test_a_copied_profile_reads_the_bundled_lists(tmp_path: Path) -> None:
     lists = load_profile(str(copy)).name_lists
     assert "Sofia" in lists.given and "Kowalski" in lists.family
     assert "Station" in lists.not_surnames
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Refund approved by K. Wiśniewska today.",
+        "Called J.-P. Lefebvre about the parcel.",
+        "Signed: Kowalczyk A.",
+        "Signed by Kowalczyk, A. yesterday",
+    ],
+)
+def test_a_family_name_beside_initials_is_masked(masker: Masker, text: str) -> None:
+    masked = masker.mask_text(text).text
+    assert "PERSON_" in masked
+    assert not {"Wiśniewska", "Lefebvre", "Kowalczyk"} & set(masked.replace(",", " ").split())
+
+
+@pytest.mark.parametrize("benign", ["Plan B. Then we wait.", "Option B. Green is the colour."])
+def test_a_letter_before_an_english_word_is_no_initial(masker: Masker, benign: str) -> None:
+    assert masker.mask_text(benign).text == benign
