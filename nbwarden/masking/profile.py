@@ -38,6 +38,21 @@ class RecognizerSpec:
     deny_list: tuple[str, ...] = ()
     validator_name: str | None = None
     validator: Validator | None = None
+    generic_id_context: bool = False
+    """Whether a generic word for a personal ID (``ID``, ``Ausweis``) counts as context."""
+    suffix: re.Pattern[str] | None = None
+    """What a match grows over when it directly follows (an address's postcode and town)."""
+
+
+@dataclass(frozen=True)
+class GenericIdContext:
+    """Words naming a personal ID without saying which kind (``ID 78035842610``): context
+    only when they stand right before the value, and not after a word naming a business
+    reference (``Order ID``), so an order number passing a checksum stays readable."""
+
+    words: tuple[str, ...]
+    before_value: re.Pattern[str]
+    not_after: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,7 @@ class Profile:
     name_particles: frozenset[str] = frozenset()
     salutations: frozenset[str] = frozenset()
     name_lists: NameLists = NameLists()
+    generic_id_context: GenericIdContext | None = None
     phone_regions: tuple[str, ...] = ()
     language: str = "en"
 
@@ -151,6 +167,7 @@ def parse_profile(raw: dict[str, Any], base: Path | None = None) -> Profile:
         name_particles=frozenset(str(w) for w in ner.get("name_particles", [])),
         salutations=frozenset(str(w) for w in ner.get("salutations", [])),
         name_lists=_name_lists(ner.get("name_lists") or {}, base),
+        generic_id_context=_generic_id_context(raw.get("generic_id_context")),
         phone_regions=regions,
         language=str(raw.get("language", "en")),
     )
@@ -164,6 +181,21 @@ def _name_lists(raw: dict[str, Any], base: Path | None) -> NameLists:
         return frozenset(line.strip() for line in lines if line.strip() and line[0] != "#")
 
     return NameLists(read("given"), read("family"), frozenset(raw.get("not_surnames", ())))
+
+
+def _generic_id_context(raw: dict[str, Any] | None) -> GenericIdContext | None:
+    """The anchored pattern: a listed word, then qualifiers (``no.``, ``number``, ``is``)
+    and separators up to the end of the text before the value. A word glued to the one
+    before by a hyphen (``Kunden-ID``) names its own kind of ID and does not count."""
+    if not raw:
+        return None
+    words = tuple(str(w).lower() for w in raw["words"])
+    qualifiers = "|".join(re.escape(str(q)) for q in raw.get("qualifiers", []))
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    tail = rf"(?:[ .\-]{{0,2}}(?:{qualifiers})\.?)*" if qualifiers else ""
+    regex = rf"(?:^|[^\w\-])(?P<word>{alternatives}){tail}[ .:#=\-]*$"
+    not_after = frozenset(str(w).lower() for w in raw.get("not_after", []))
+    return GenericIdContext(words, re.compile(regex, re.IGNORECASE), not_after)
 
 
 def _list_file(name: str, base: Path | None) -> Path:
@@ -204,7 +236,18 @@ def _recognizer(item: dict[str, Any], regions: tuple[str, ...]) -> RecognizerSpe
         deny_list=deny_list,
         validator_name=validator_name,
         validator=get_validator(validator_name, regions) if validator_name else None,
+        generic_id_context=bool(item.get("generic_id_context", False)),
+        suffix=_suffix(item["suffix"]) if item.get("suffix") else None,
     )
+
+
+def _suffix(raw: dict[str, str]) -> re.Pattern[str]:
+    """A postcode and town after a street: ``<separator><postcode> <town>`` or
+    ``<separator><town>, <postcode>`` (US state and ZIP, UK postcode)."""
+    town = raw["town"]
+    first = rf"(?:{raw['before_town']})[ \t]+{town}"
+    last = rf"{town},?[ \t]+(?:{raw['after_town']})"
+    return re.compile(rf"{raw['separator']}(?:{first}|{last})")
 
 
 def _operator(raw: dict[str, Any]) -> OperatorSpec:

@@ -15,7 +15,9 @@ from nbwarden.masking.profile import PatternSpec, Profile, RecognizerSpec
 
 _VALUE_GROUP = re.compile(r"\(\?P<value>")
 _INLINE_FLAGS = re.compile(r"^\(\?i\)")
+_LOOKAROUND = re.compile(r"\(\?<?[!=](?:[^()\\]|\\.)*\)")
 _UNICODE_BOUNDARY = re.compile(r"(?<!\\)\\b(?=\[[^\]]*[^\x00-\x7f])")
+_LAST_WORD = re.compile(r"(\w+)\W*$")
 PREFILTER_MIN_VALUES = 64
 CANDIDATE_CACHE_ENTRIES = 50_000
 CANDIDATE_CACHE_MAX_VALUES = 2000
@@ -55,8 +57,9 @@ def _re2_form(regex: str) -> str:
     RE2's ``\\b`` knows only ASCII letters: before a class of non-ASCII letters (``Ä``
     in ``Ängsgatan``) it would miss what Python's pattern matches, so it is dropped
     there; RE2 then matches a superset and Python's pattern decides. Elsewhere it stays:
-    next to ASCII it matches a superset already, and keeps the prefilter selective."""
-    body = _UNICODE_BOUNDARY.sub("", _VALUE_GROUP.sub("(?:", regex))
+    next to ASCII it matches a superset already, and keeps the prefilter selective.
+    RE2 has no lookarounds; dropping one (``(?![A-Z]{2,4}\b)``) also widens the match."""
+    body = _LOOKAROUND.sub("", _UNICODE_BOUNDARY.sub("", _VALUE_GROUP.sub("(?:", regex)))
     if _INLINE_FLAGS.match(body):
         body = "(?i:" + body[4:] + ")"
     return body
@@ -80,6 +83,9 @@ class TextScanner:
         ranking = sorted(range(len(self.rules)), key=lambda i: -self.rules[i].pattern.score)
         self._by_score = {index: rank for rank, index in enumerate(ranking)}
         self._candidates: BoundedCache[str, list[int]] = BoundedCache(CANDIDATE_CACHE_ENTRIES)
+        self._suffixes = {
+            spec.entity: spec.suffix for spec in profile.recognizers if spec.suffix is not None
+        }
 
     def clear_cache(self) -> None:
         self._candidates.clear()
@@ -192,10 +198,35 @@ class TextScanner:
             rule = self.rules[index]
             if rule.needs_context and not lenient:
                 lowered = text.lower() if lowered is None else lowered
-                if not any(word in lowered for word in rule.recognizer.context):
+                if not self._may_have_context(rule.recognizer, lowered):
                     continue
             self._rule_spans(rule, text, lenient, min_cover, spans)
-        return resolve_overlaps(spans)
+        return self._grow(text, resolve_overlaps(spans))
+
+    def _may_have_context(self, spec: RecognizerSpec, lowered: str) -> bool:
+        if any(word in lowered for word in spec.context):
+            return True
+        generic = self.profile.generic_id_context
+        return (
+            spec.generic_id_context
+            and generic is not None
+            and any(word in lowered for word in generic.words)
+        )
+
+    def _grow(self, text: str, spans: list[Span]) -> list[Span]:
+        """Grow each span over what its recognizer's ``suffix`` matches right after it
+        (a postcode and town after a street), up to the next span."""
+        grown = spans
+        for index, span in enumerate(spans):
+            suffix = self._suffixes.get(span.entity)
+            match = suffix.match(text, span.end) if suffix is not None else None
+            if match is None or match.end() == span.end:
+                continue
+            limit = spans[index + 1].start if index + 1 < len(spans) else len(text)
+            if match.end() <= limit:
+                grown = grown if grown is not spans else list(spans)
+                grown[index] = Span(span.start, match.end(), span.entity, span.score)
+        return grown
 
     def _rule_spans(
         self, rule: _Rule, text: str, lenient: bool, min_cover: float, found: list[Span]
@@ -226,7 +257,22 @@ class TextScanner:
 
     def _has_context(self, rule: _Rule, text: str, start: int) -> bool:
         window = text[max(0, start - self.profile.thresholds.context_window) : start].lower()
-        return any(word in window for word in rule.recognizer.context)
+        if any(word in window for word in rule.recognizer.context):
+            return True
+        return rule.recognizer.generic_id_context and self._generic_id_before(text, start)
+
+    def _generic_id_before(self, text: str, start: int) -> bool:
+        """Whether a generic word for a personal ID stands right before ``start``, not
+        after a word naming a business reference (``Order ID``, ``Customer ID``)."""
+        generic = self.profile.generic_id_context
+        if generic is None:
+            return False
+        window_start = max(0, start - self.profile.thresholds.context_window)
+        match = generic.before_value.search(text, window_start, start)
+        if match is None:
+            return False
+        before = _LAST_WORD.search(text, max(0, window_start - 20), match.start("word"))
+        return before is None or before.group(1).lower() not in generic.not_after
 
 
 def _validated_prefix(rule: _Rule, text: str, start: int, end: int) -> int | None:
