@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import re
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from nbwarden.caches import BoundedCache
 from nbwarden.identifiers import PERSON, given_name_first
@@ -65,6 +65,13 @@ class NameFinder:
         self._stop_words: frozenset[str] = frozenset()
         self._lock = threading.RLock()
         self._found: BoundedCache[str, tuple[Span, ...]] = BoundedCache(NER_CACHE_ENTRIES)
+        self._listed_found: BoundedCache[str, list[Span]] = BoundedCache(NER_CACHE_ENTRIES)
+        self._extended: BoundedCache[_TextSpans, list[Span]] = BoundedCache(NER_CACHE_ENTRIES)
+        self._windows: BoundedCache[_TextSpans, list[tuple[int, int]]] = BoundedCache(
+            NER_CACHE_ENTRIES
+        )
+        """Answers of the pure steps of the free-text path, per text (and the spans it is
+        given), so a re-run cell's notes cost a lookup each, as NER's answers do."""
 
     def _pipeline(self) -> Any:
         with self._lock:
@@ -77,6 +84,10 @@ class NameFinder:
 
     def listed(self, text: str) -> list[Span]:
         """Names starting with a listed given name (``name_lists``), before NER."""
+        found: list[Span] = _memo(self._listed_found, text, text, self._listed_spans)
+        return list(found)
+
+    def _listed_spans(self, text: str) -> list[Span]:
         self._pipeline()
         return self._listed.spans(text) if self._listed else []
 
@@ -88,6 +99,10 @@ class NameFinder:
         PERSON. Each such word gets a few words of context on either side; running NER on
         these windows instead of whole texts saves most of its time.
         """
+        key = (text, tuple(covered))
+        return _memo(self._windows, key, text, lambda _: self._find_windows(text, covered))
+
+    def _find_windows(self, text: str, covered: Sequence[Span]) -> list[tuple[int, int]]:
         self._pipeline()
         words = list(_TOKEN.finditer(text))
         wanted: list[int] = []
@@ -113,9 +128,14 @@ class NameFinder:
     def extend(self, text: str, spans: list[Span]) -> list[Span]:
         """Grow PERSON spans over the rest of the name: neighbouring capitalised words
         and particles ("Nina van der Heiden"), so no part of a name stays readable.
-        Words inside other entities' spans are not taken."""
+        Words inside other entities' spans are not taken. Cached per text and spans."""
         if not any(span.entity == PERSON for span in spans):
             return spans
+        key = (text, tuple(spans))
+        grown: list[Span] = _memo(self._extended, key, text, lambda _: self._extend(text, spans))
+        return list(grown)
+
+    def _extend(self, text: str, spans: list[Span]) -> list[Span]:
         others = [span for span in spans if span.entity != PERSON]
         words = [
             w
@@ -269,6 +289,9 @@ class NameFinder:
 
     def clear_cache(self) -> None:
         self._found.clear()
+        self._listed_found.clear()
+        self._extended.clear()
+        self._windows.clear()
 
     def is_person(self, values: Sequence[str]) -> list[bool]:
         """For short values (a column sample): does NER call the whole value a PERSON?"""
@@ -349,3 +372,20 @@ def _numpy_blas_ops() -> Any:
         gemm = Ops.gemm
 
     return NumpyBlasOps()
+
+
+_TextSpans = tuple[str, tuple[Span, ...]]
+_Key = TypeVar("_Key")
+_Answer = TypeVar("_Answer")
+
+
+def _memo(
+    cache: BoundedCache[_Key, _Answer], key: _Key, text: str, compute: Callable[[str], _Answer]
+) -> _Answer:
+    """``compute(text)``, cached under ``key`` for texts short enough to cache."""
+    found = cache.get(key)
+    if found is None:
+        found = compute(text)
+        if len(text) <= NER_CACHE_MAX_CHARS:
+            cache.put(key, found)
+    return found
