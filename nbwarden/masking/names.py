@@ -294,14 +294,20 @@ class NameFinder:
         self._windows.clear()
 
     def is_person(self, values: Sequence[str]) -> list[bool]:
-        """For short values (a column sample): does NER call the whole value a PERSON?"""
+        """For short values (a column sample): is the whole value a name? The name lists
+        answer first; NER reads the rest, and a PERSON the lists refute does not count."""
         nlp = self._pipeline()
-        flags = []
+        texts = [given_name_first(value) for value in values]
+        flags = [_mostly_named(text, self.listed(text)) for text in texts]
+        unsure = [index for index, flag in enumerate(flags) if not flag]
         with self._lock:
-            docs = list(nlp.pipe(map(given_name_first, values), batch_size=NER_BATCH_SIZE))
-        for doc in docs:
-            person_chars = sum(len(e.text) for e in doc.ents if e.label_ == "PERSON")
-            flags.append(person_chars >= 0.6 * len(doc.text.strip()))
+            docs = list(nlp.pipe([texts[i] for i in unsure], batch_size=NER_BATCH_SIZE))
+        for index, doc in zip(unsure, docs, strict=True):
+            people = [
+                Span(e.start_char, e.end_char, PERSON, 0.85) for e in doc.ents if e.label_ == PERSON
+            ]
+            text = texts[index]
+            flags[index] = _mostly_named(text, [p for p in people if not self._refutes(text, p)])
         return flags
 
 
@@ -372,6 +378,11 @@ def _numpy_blas_ops() -> Any:
         gemm = Ops.gemm
 
     return NumpyBlasOps()
+
+
+def _mostly_named(text: str, spans: Sequence[Span]) -> bool:
+    named = sum(span.end - span.start for span in spans if span.entity == PERSON)
+    return named >= 0.6 * len(text.strip())
 
 
 _TextSpans = tuple[str, tuple[Span, ...]]
