@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from benchmarks.masking.faker_names import name_lists
@@ -248,6 +249,11 @@ def held_out(engines: Engines, rows: int) -> None:
     overall, _ = leak_figures(data, masked)
     changed = over_masking(data, data.table, masked)
     print(f"  names readable {overall:6.1%}; benign notes changed {changed:6.1%}")
+    lower = lower_cased(data)
+    masked, _ = run_nbwarden(lower.table, engines.masker)
+    overall, _ = leak_figures(lower, masked)
+    changed = over_masking(lower, lower.table, masked)
+    print(f"  in lower case: names readable {overall:6.1%}; benign notes changed {changed:6.1%}")
     unlisted = generate_notes(rows, locales=UNLISTED_LOCALES)
     given, family = name_lists(skip=UNLISTED_LOCALES)
     on_list = sum(value.split()[0] in given for *_, value in unlisted.planted)
@@ -260,6 +266,13 @@ def held_out(engines: Engines, rows: int) -> None:
         masker = Masker(replace(PROFILE, name_lists=chosen), secrets.token_bytes(32), MODEL)
         masked, _ = run_nbwarden(unlisted.table, masker)
         print(f"    {label:<24} names readable {leak_figures(unlisted, masked)[0]:6.1%}")
+
+
+def lower_cased(data: Dataset) -> Dataset:
+    """The same notes as chat users type them."""
+    table = pa.table({name: pc.utf8_lower(data.table.column(name)) for name in ("note", "remark")})
+    planted = [(row, column, entity, value.lower()) for row, column, entity, value in data.planted]
+    return Dataset(table, planted, data.benign_columns)
 
 
 def million(rows: int) -> None:

@@ -58,13 +58,33 @@ class ListedNames:
         found: list[Span] = []
         index = 0
         while index < len(words):
-            end = self._name_end(text, words, index) if self._starts(words[index][0]) else None
+            word = words[index][0]
+            if self._starts(word):
+                end = self._name_end(text, words, index)
+            elif word.islower():
+                end = self._lower_case_name_end(text, words, index)
+            else:
+                end = None
             if end is None:
                 index += 1
                 continue
             found.append(Span(words[index].start(), words[end].end(), PERSON, LISTED_NAME_SCORE))
             index = end + 1
         return found + self._initialled(text)
+
+    def _lower_case_name_end(self, text: str, words: list[re.Match[str]], start: int) -> int | None:
+        """A name typed in lower case (``hi this is anna nowak``): a listed given name, then a
+        listed family name that is no English word (so not ``rose wood``). Looser rules
+        took place names (``paris gare``) and found hardly more names."""
+        after = start + 1
+        if after >= len(words) or words[start][0] not in self._given:
+            return None
+        if text[words[start].end() : words[after].start()] not in _BETWEEN_WORDS:
+            return None
+        surname = words[after][0]
+        if surname.islower() and surname in self._family and not self._is_english(surname):
+            return after
+        return None
 
     def _initialled(self, text: str) -> list[Span]:
         """A surname beside initials (``K. Wiśniewska``, ``J.-P. Dupont``, ``Kowalczyk A.``)

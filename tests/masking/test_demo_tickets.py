@@ -29,7 +29,8 @@ def readable() -> dict[str, float]:
     masked = Masker.for_profile("default").mask_table(pa.table({"body": bodies}))
     planted: Counter[str] = Counter()
     left: Counter[str] = Counter()
-    for ticket, out in zip(data.support_tickets, masked.table.column("body").to_pylist()):
+    bodies_out = masked.table.column("body").to_pylist()
+    for ticket, out in zip(data.support_tickets, bodies_out, strict=True):
         customer = customers[ticket["customer_id"]]
         for field in FIELDS:
             value = str(customer[field] or "")

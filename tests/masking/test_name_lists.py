@@ -110,3 +110,18 @@ def test_a_column_of_names_without_a_name_hint_is_a_person_column(masker: Masker
     result = masker.mask_table(pa.table({"z": names, "item": products[: len(names)]}))
     assert all(v.startswith("PERSON_") for v in result.table.column("z").to_pylist())
     assert result.table.column("item").to_pylist() == products[: len(names)]
+
+
+def test_a_name_typed_in_lower_case_is_masked(masker: Masker) -> None:
+    """Before, a name in lower case was never masked in free text: NER and the cue words
+    need capitals. A listed given name before a listed family name that is no English
+    word is a name whatever its case."""
+    text = masker.mask_text("hi this is anna nowak, my parcel never came").text
+    assert text.startswith("hi this is PERSON_") and "nowak" not in text
+
+
+@pytest.mark.parametrize(
+    "benign", ["the grace period is over", "delivered to rose street", "will update later"]
+)
+def test_lower_case_words_that_are_also_names_stay_readable(masker: Masker, benign: str) -> None:
+    assert masker.mask_text(benign).text == benign
