@@ -433,7 +433,8 @@ class _Session:
             named, total = cast(list[str], identifiers), sum(counts)
         if total:
             findings.column_findings.setdefault(name, Counter())[entity] += total
-            findings.subjects.add_all(entity, name, named)
+            if entity not in self.masker.profile.not_subjects:
+                findings.subjects.add_all(entity, name, named)
         if not self._masks(entity):
             return [None] * len(wholes)
         findings.entity_counts[entity] += total

@@ -98,6 +98,8 @@ class Profile:
     salutations: frozenset[str] = frozenset()
     name_lists: NameLists = NameLists()
     generic_id_context: GenericIdContext | None = None
+    not_subjects: frozenset[str] = frozenset()
+    """Entity types that describe many people (a postcode): never recorded as subjects."""
     phone_regions: tuple[str, ...] = ()
     language: str = "en"
 
@@ -168,6 +170,7 @@ def parse_profile(raw: dict[str, Any], base: Path | None = None) -> Profile:
         salutations=frozenset(str(w) for w in ner.get("salutations", [])),
         name_lists=_name_lists(ner.get("name_lists") or {}, base),
         generic_id_context=_generic_id_context(raw.get("generic_id_context")),
+        not_subjects=frozenset(str(entity) for entity in raw.get("not_subjects", [])),
         phone_regions=regions,
         language=str(raw.get("language", "en")),
     )

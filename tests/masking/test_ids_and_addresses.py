@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 
+import pyarrow as pa
 import pytest
 from faker import Faker
 from stdnum.de import idnr
@@ -144,3 +145,22 @@ def test_a_cue_word_does_not_take_an_acronym_for_a_name(masker: Masker) -> None:
         "Customer ID 73614184178 wants a refund"
     )
     assert masker.mask_text("Customer Anna Kowalska called").text.startswith("Customer PERSON_")
+
+
+def test_a_postcode_column_keeps_its_area_and_names_no_subject(masker: Masker) -> None:
+    """A postcode column stayed readable beside masked names. It is cut to its first three
+    characters (as HIPAA Safe Harbor cuts ZIP codes), and a postcode, shared by many
+    people, is no data subject of its own."""
+    table = pa.table(
+        {
+            "postcode": ["75001", "SW1A 2AA", "1234 AB", "62-968"],
+            "billing_zip": ["90210-1234", "10115", "00184", "2100"],
+            "zip_file": ["a.zip", "b.zip", "c.zip", "d.zip"],
+        }
+    )
+    result = masker.mask_table(table)
+    assert result.table.column("postcode").to_pylist() == ["750**", "SW1* ***", "123* **", "62-9**"]
+    assert result.table.column("billing_zip").to_pylist()[:2] == ["902**-****", "101**"]
+    assert result.table.column("zip_file").to_pylist() == ["a.zip", "b.zip", "c.zip", "d.zip"]
+    assert result.entity_counts == {"POSTAL_CODE": 8}
+    assert not list(result.subjects)
