@@ -15,7 +15,8 @@ from nbwarden.masking.profile import PatternSpec, Profile, RecognizerSpec
 
 _VALUE_GROUP = re.compile(r"\(\?P<value>")
 _INLINE_FLAGS = re.compile(r"^\(\?i\)")
-_LOOKAROUND = re.compile(r"\(\?<?[!=](?:[^()\\]|\\.)*\)")
+_LOOKAROUND = re.compile(r"\(\?<?[!=](?:[^()\\]|\\.|\((?:[^()\\]|\\.)*\))*\)")
+"""A lookahead or lookbehind, with groups inside it one level deep."""
 _UNICODE_BOUNDARY = re.compile(r"(?<!\\)\\b(?=\[[^\]]*[^\x00-\x7f])")
 _LAST_WORD = re.compile(r"(\w+)\W*$")
 PREFILTER_MIN_VALUES = 64
