@@ -73,16 +73,16 @@ class ListedNames:
         return found + self._initialled(text)
 
     def _lower_case_name_end(self, text: str, words: list[re.Match[str]], start: int) -> int | None:
-        """A name typed in lower case (``hi this is anna nowak``): a listed given name, then a
-        listed family name that is no English word (so not ``rose wood``). Looser rules
-        took place names (``paris gare``) and found hardly more names."""
+        """A name typed in lower case (``hi this is anna nowak``, ``anna NOWAK``): a listed
+        given name, then a listed family name that is no English word (not ``rose wood``).
+        Looser rules took place names (``paris gare``) and found hardly more names."""
         after = start + 1
         if after >= len(words) or words[start][0] not in self._given:
             return None
         if text[words[start].end() : words[after].start()] not in _BETWEEN_WORDS:
             return None
-        surname = words[after][0]
-        if surname.islower() and surname in self._family and not self._is_english(surname):
+        surname = words[after][0].casefold()
+        if surname in self._family and not self._is_english(surname):
             return after
         return None
 

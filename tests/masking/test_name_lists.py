@@ -118,6 +118,8 @@ def test_a_name_typed_in_lower_case_is_masked(masker: Masker) -> None:
     word is a name whatever its case."""
     text = masker.mask_text("hi this is anna nowak, my parcel never came").text
     assert text.startswith("hi this is PERSON_") and "nowak" not in text
+    text = masker.mask_text("spoke with anna NOWAK today").text
+    assert text == "spoke with PERSON_" + text.split("PERSON_")[1].split()[0] + " today"
 
 
 @pytest.mark.parametrize(
