@@ -262,7 +262,7 @@ def held_out(engines: Engines, rows: int) -> None:
         "names on lists built without those locales:"
     )
     lists = NameLists(frozenset(given), frozenset(family), MASKING_LISTS.not_surnames)
-    for label, chosen in (("NER and cue words alone", NameLists()), ("with those lists", lists)):
+    for label, chosen in (("with no name lists", NameLists()), ("with those lists", lists)):
         masker = Masker(replace(PROFILE, name_lists=chosen), secrets.token_bytes(32), MODEL)
         masked, _ = run_nbwarden(unlisted.table, masker)
         print(f"    {label:<24} names readable {leak_figures(unlisted, masked)[0]:6.1%}")

@@ -16,7 +16,7 @@ from Faker's providers by ``python -m benchmarks.masking.faker_names``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from nbwarden.identifiers import PERSON
@@ -28,6 +28,7 @@ NAME_WORD = re.compile(r"[^\W\d_]+(?:(?:-|['\u2019](?=[A-ZÀ-ÖØ-Þ]))[^\W\d_]+
 (``O'Hora``; ``Smith's`` splits)."""
 
 LISTED_NAME_SCORE = 0.85
+FOREIGN_PAIR_SCORE = 0.6
 MAX_NAME_WORDS = 4
 """Words a name may have after its given name (``Maria del Carmen Ruiz``)."""
 _BETWEEN_WORDS = frozenset({" ", "\u00a0"})
@@ -70,7 +71,27 @@ class ListedNames:
                 continue
             found.append(Span(words[index].start(), words[end].end(), PERSON, LISTED_NAME_SCORE))
             index = end + 1
-        return found + self._initialled(text)
+        return found + self._initialled(text) + self._foreign_pairs(text, words, found)
+
+    def _foreign_pairs(
+        self, text: str, words: list[re.Match[str]], found: list[Span]
+    ) -> list[Span]:
+        """Two capitalised words that are no English words, inside a sentence (``spoke to
+        Sirpa Kärkkäinen``): a name the lists lack, more often than not. Measured on names
+        of locales left out of the lists: 17% readable before, 9% after, for 3 more in
+        100 notes about places and firms changed (``Banca Privada``, ``Marina Di``)."""
+        pairs = []
+        for index in range(1, len(words) - 1):
+            first, second = words[index], words[index + 1]
+            if text[first.end() : second.start()] != " " or not words[index - 1][0].islower():
+                continue
+            if any(mark in text[words[index - 1].end() : first.start()] for mark in ".!?:\n"):
+                continue
+            if not (_foreign(first[0], self._is_english) and _foreign(second[0], self._is_english)):
+                continue
+            if not any(span.start <= first.start() < span.end for span in found):
+                pairs.append(Span(first.start(), second.end(), PERSON, FOREIGN_PAIR_SCORE))
+        return pairs
 
     def _lower_case_name_end(self, text: str, words: list[re.Match[str]], start: int) -> int | None:
         """A name typed in lower case (``hi this is anna nowak``, ``anna NOWAK``): a listed
@@ -152,6 +173,11 @@ class ListedNames:
 
 def _folded(words: Iterable[str]) -> frozenset[str]:
     return frozenset(word.casefold() for word in words)
+
+
+def _foreign(word: str, is_english: Callable[[str], bool]) -> bool:
+    """Capitalised (not in capitals) and no English word."""
+    return word[0].isupper() and not word.isupper() and not is_english(word.casefold())
 
 
 def _capitalised(word: str) -> bool:

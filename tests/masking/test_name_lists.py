@@ -127,3 +127,10 @@ def test_a_name_typed_in_lower_case_is_masked(masker: Masker) -> None:
 )
 def test_lower_case_words_that_are_also_names_stay_readable(masker: Masker, benign: str) -> None:
     assert masker.mask_text(benign).text == benign
+
+
+def test_a_name_on_no_list_is_found_as_two_foreign_words_in_a_sentence(masker: Masker) -> None:
+    """Names the lists lack: two capitalised words that are no English words, inside a
+    sentence. (Made-up names, on no list.)"""
+    text = masker.mask_text("I spoke to Zorblina Kwarthusz about the refund.").text
+    assert text.startswith("I spoke to PERSON_") and text.endswith(" about the refund.")
