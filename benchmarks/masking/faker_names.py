@@ -1,7 +1,7 @@
 """The masker's name lists, from Faker's person providers.
 
-``python -m benchmarks.masking.faker_names`` writes masking_models/names/given.txt and
-family.txt; the masking benchmark also builds lists without some locales, to measure
+``python -m benchmarks.masking.faker_names`` writes masking_models/names/given.txt,
+family.txt and places.txt; the masking benchmark also builds lists without some locales, to measure
 names the lists do not hold.
 
 The masker finds a person's name in free text where spaCy's small English model does not
@@ -19,8 +19,10 @@ import pkgutil
 import re
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import faker
+import faker.providers.address
 import faker.providers.person
 import spacy
 
@@ -30,16 +32,20 @@ NOT_NAMES = {"North", "South", "East", "West", "Saint", "San", "Santa", "Sankt",
 GIVEN = re.compile(r"(first|middle)_(romanized_)?names(_\w+)?")
 FAMILY = re.compile(r"((\w+_)?last_(romanized_)?names(_\w+)?|\w+_last_names)")
 """Faker's names for its name lists, which differ by locale (``male_last_names``)."""
+PLACES = re.compile(r"(real_)?(cities|city_names)|municipalities|towns")
+PLACE = re.compile(r"[^\W\d_]+(?:[-' ][^\W\d_]+)*")
 
 
-def provider_names(attribute: re.Pattern[str], skip: Collection[str] = ()) -> set[str]:
+def provider_names(
+    attribute: re.Pattern[str], skip: Collection[str] = (), providers: Any = faker.providers.person
+) -> set[str]:
     """Every name of the providers' lists whose attribute matches, but ``skip``'s."""
     names: set[str] = set()
-    for module in pkgutil.iter_modules(faker.providers.person.__path__):
+    for module in pkgutil.iter_modules(providers.__path__):
         if module.name in skip:
             continue
         try:
-            provider = importlib.import_module(f"faker.providers.person.{module.name}").Provider
+            provider = importlib.import_module(f"{providers.__name__}.{module.name}").Provider
         except (ImportError, AttributeError):
             continue
         for name, value in vars(provider).items():
@@ -70,6 +76,15 @@ def name_lists(skip: Collection[str] = ()) -> tuple[list[str], list[str]]:
     )
 
 
+def places() -> list[str]:
+    """Towns and cities Faker's address providers list by name (real ones, for most)."""
+    return sorted(
+        place
+        for place in provider_names(PLACES, providers=faker.providers.address)
+        if PLACE.fullmatch(place) and all(ord(ch) < 0x250 for ch in place) and place[0].isupper()
+    )
+
+
 def write(path: Path, names: list[str]) -> None:
     header = f"# Written by benchmarks/masking/faker_names.py from Faker {faker.VERSION} (MIT).\n"
     path.write_text(header + "\n".join(names) + "\n", encoding="utf-8")
@@ -81,6 +96,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     write(OUT / "given.txt", given)
     write(OUT / "family.txt", family)
+    write(OUT / "places.txt", places())
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ class ListedNames:
         self._given = _folded(lists.given)
         self._family = _folded(lists.family - lists.not_surnames)
         self._particles = _folded(particles)
+        self._places = _folded(lists.places)
         self._english = english
 
     def spans(self, text: str) -> list[Span]:
@@ -88,6 +89,8 @@ class ListedNames:
             if any(mark in text[words[index - 1].end() : first.start()] for mark in ".!?:\n"):
                 continue
             if not (_foreign(first[0], self._is_english) and _foreign(second[0], self._is_english)):
+                continue
+            if self._is_place([first[0].casefold(), second[0].casefold()]):
                 continue
             if not any(span.start <= first.start() < span.end for span in found):
                 pairs.append(Span(first.start(), second.end(), PERSON, FOREIGN_PAIR_SCORE))
@@ -147,12 +150,20 @@ class ListedNames:
         """Whether a PERSON span NER guessed from capitals alone is a thing named after a
         person or place (``Georgia Bag``, ``Victoria Rug``): several words, none a name
         particle, the last an English word that is no listed name, the first an English
-        word too or no listed given name (``Tymoteusz Domino`` stays a person)."""
+        word too or no listed given name (``Tymoteusz Domino`` stays a person); or a listed
+        town without a given name in it (``Güssing``; ``Florence`` stays a person)."""
         words = [word.casefold() for word in NAME_WORD.findall(name) if len(word) > 1]
+        if self._is_place(words):
+            return True
         if len(words) < 2 or any(word in self._particles for word in words):
             return False
         first, last = words[0], words[-1]
         return self._is_thing(last) and (self._is_english(first) or first not in self._given)
+
+    def _is_place(self, folded_words: list[str]) -> bool:
+        if any(word in self._given for word in folded_words):
+            return False
+        return " ".join(folded_words) in self._places
 
     def _is_thing(self, folded: str) -> bool:
         """An English word that is no listed name (``kettle``, ``called``)."""

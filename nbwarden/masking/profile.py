@@ -82,6 +82,8 @@ class NameLists:
     family: frozenset[str] = frozenset()
     not_surnames: frozenset[str] = frozenset()
     """Family names far more often the second word of a place or firm (``Station``)."""
+    places: frozenset[str] = frozenset()
+    """Towns and cities, which NER takes for people (``Güssing``)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,7 +185,8 @@ def _name_lists(raw: dict[str, Any], base: Path | None) -> NameLists:
         lines = _list_file(str(raw[key]), base).read_text(encoding="utf-8").splitlines()
         return frozenset(line.strip() for line in lines if line.strip() and line[0] != "#")
 
-    return NameLists(read("given"), read("family"), frozenset(raw.get("not_surnames", ())))
+    not_surnames = frozenset(raw.get("not_surnames", ()))
+    return NameLists(read("given"), read("family"), not_surnames, read("places"))
 
 
 def _generic_id_context(raw: dict[str, Any] | None) -> GenericIdContext | None:

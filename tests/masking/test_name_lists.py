@@ -69,6 +69,7 @@ def test_a_name_in_capitals_inside_mixed_text_is_masked(masker: Masker) -> None:
         "Victoria Station was closed, so the courier came back.",
         "Grace Period ends on Monday.",
         "Ship the Jackson Chair via UPS Ground.",
+        "Order shipped from the Güssing warehouse on Friday.",
     ],
 )
 def test_products_and_places_named_after_people_stay_readable(masker: Masker, benign: str) -> None:
