@@ -84,7 +84,7 @@ class ListedNames:
         pairs = []
         for index in range(1, len(words) - 1):
             first, second = words[index], words[index + 1]
-            if text[first.end() : second.start()] != " " or not words[index - 1][0].islower():
+            if not _adjacent(text, words, index) or not words[index - 1][0].islower():
                 continue
             if any(mark in text[words[index - 1].end() : first.start()] for mark in ".!?:\n"):
                 continue
@@ -103,7 +103,7 @@ class ListedNames:
         after = start + 1
         if after >= len(words) or words[start][0] not in self._given:
             return None
-        if text[words[start].end() : words[after].start()] not in _BETWEEN_WORDS:
+        if not _adjacent(text, words, start):
             return None
         surname = words[after][0].casefold()
         if surname in self._family and not self._is_english(surname):
@@ -133,7 +133,7 @@ class ListedNames:
         last = None
         surname = particle = False
         for index in range(start + 1, min(len(words), start + 1 + MAX_NAME_WORDS)):
-            if text[words[index - 1].end() : words[index].start()] not in _BETWEEN_WORDS:
+            if not _adjacent(text, words, index - 1):
                 break
             word = words[index][0]
             folded = word.casefold()
@@ -180,6 +180,11 @@ class ListedNames:
             folded.endswith(ending) and folded[: -len(ending)] in self._english
             for ending in _ENDINGS
         )
+
+
+def _adjacent(text: str, words: list[re.Match[str]], index: int) -> bool:
+    """Whether word ``index`` and the next are one space apart."""
+    return text[words[index].end() : words[index + 1].start()] in _BETWEEN_WORDS
 
 
 def _folded(words: Iterable[str]) -> frozenset[str]:

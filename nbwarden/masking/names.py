@@ -84,7 +84,7 @@ class NameFinder:
 
     def listed(self, text: str) -> list[Span]:
         """Names starting with a listed given name (``name_lists``), before NER."""
-        found: list[Span] = _memo(self._listed_found, text, text, self._listed_spans)
+        found: list[Span] = _memo(self._listed_found, text, text, lambda: self._listed_spans(text))
         return list(found)
 
     def _listed_spans(self, text: str) -> list[Span]:
@@ -100,7 +100,7 @@ class NameFinder:
         these windows instead of whole texts saves most of its time.
         """
         key = (text, tuple(covered))
-        return _memo(self._windows, key, text, lambda _: self._find_windows(text, covered))
+        return _memo(self._windows, key, text, lambda: self._find_windows(text, covered))
 
     def _find_windows(self, text: str, covered: Sequence[Span]) -> list[tuple[int, int]]:
         self._pipeline()
@@ -132,7 +132,7 @@ class NameFinder:
         if not any(span.entity == PERSON for span in spans):
             return spans
         key = (text, tuple(spans))
-        grown: list[Span] = _memo(self._extended, key, text, lambda _: self._extend(text, spans))
+        grown: list[Span] = _memo(self._extended, key, text, lambda: self._extend(text, spans))
         return list(grown)
 
     def _extend(self, text: str, spans: list[Span]) -> list[Span]:
@@ -391,12 +391,13 @@ _Answer = TypeVar("_Answer")
 
 
 def _memo(
-    cache: BoundedCache[_Key, _Answer], key: _Key, text: str, compute: Callable[[str], _Answer]
+    cache: BoundedCache[_Key, _Answer], key: _Key, text: str, compute: Callable[[], _Answer]
 ) -> _Answer:
-    """``compute(text)``, cached under ``key`` for texts short enough to cache."""
+    """``compute()``, an answer about ``text``, cached under ``key`` when the text is short
+    enough to cache."""
     found = cache.get(key)
     if found is None:
-        found = compute(text)
+        found = compute()
         if len(text) <= NER_CACHE_MAX_CHARS:
             cache.put(key, found)
     return found
