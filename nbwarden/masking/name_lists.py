@@ -97,17 +97,26 @@ class ListedNames:
         return pairs
 
     def _lower_case_name_end(self, text: str, words: list[re.Match[str]], start: int) -> int | None:
-        """A name typed in lower case (``hi this is anna nowak``, ``anna NOWAK``): a listed
-        given name, then a listed family name that is no English word (not ``rose wood``).
-        Looser rules took place names (``paris gare``) and found hardly more names."""
-        after = start + 1
-        if after >= len(words) or words[start][0] not in self._given:
+        """A name typed in lower case (``hi this is anna nowak``, ``anna NOWAK``, ``louis de
+        backer``): a listed given name, then a listed family name, one of the two no
+        English word (``kenneth richards``, not ``rose wood``); or a listed given name, a
+        particle and a surname. WordNet, the English words, holds many names (``sarah``,
+        ``anderson``), hence "one of the two" (docs/masking.md has the trade-off)."""
+        given = words[start][0]
+        if given not in self._given or given in self._particles:
             return None
-        if not _adjacent(text, words, start):
+        end = start + 1
+        while end < len(words) - 1 and words[end][0] in self._particles:
+            if not _adjacent(text, words, end - 1):
+                return None
+            end += 1
+        if end >= len(words) or not _adjacent(text, words, end - 1):
             return None
-        surname = words[after][0].casefold()
-        if surname in self._family and not self._is_english(surname):
-            return after
+        surname = words[end][0].casefold()
+        if end > start + 1:
+            return end if self._looks_like_surname(surname) else None
+        if surname in self._family and not (self._is_english(surname) and self._is_english(given)):
+            return end
         return None
 
     def _initialled(self, text: str) -> list[Span]:
