@@ -43,6 +43,8 @@ from nbwarden.executor.payload import shell_payload, sql_payload
 from nbwarden.executor.scrub import connection_secrets, driver_message, scrub_message
 from nbwarden.executor.shell import ShellTargetError, run_local, run_ssh
 from nbwarden.executor.sql import CancelHandle, SqlRunner, StatementCancelled
+from nbwarden.masking.columns import ColumnOrigin, hinted_entity
+from nbwarden.policy.lineage import UNKNOWN as UNKNOWN_SOURCE
 from nbwarden.provenance import ExecutionEnd, ExecutionStart, ProvenanceStore
 
 if TYPE_CHECKING:
@@ -234,6 +236,7 @@ class Gateway:
                     target=request.target,
                     role=identity.policy_role,
                     purpose=request.purpose,
+                    is_personal=self._is_personal,
                 )
         except ConfigError as exc:
             raise ExecutionError(self._mask_text(str(exc))) from None
@@ -394,6 +397,7 @@ class Gateway:
                 result.table,
                 unmask_columns=auth.unmask_columns if auth else (),
                 unmask_entities=auth.unmask_entities if auth else (),
+                origins=column_origins(result.table.column_names, plan.verdict),
             )
         except Exception:
             return self._finish(
@@ -533,6 +537,9 @@ class Gateway:
     def _mask_text(self, text: str) -> str:
         return mask_text_or_withhold(self.masker, text)
 
+    def _is_personal(self, column: str) -> bool:
+        return hinted_entity(self.masker.profile, column) is not None
+
     def _code_for_audit(self, request: ExecuteRequest) -> str:
         connection = self.config.connections.get(request.target)
         return code_for_audit(
@@ -550,8 +557,6 @@ def mask_text_or_withhold(masker: Masker, text: str) -> str:
 def approval_service(
     config: Config, store: ProvenanceStore, masker: Masker | None = None
 ) -> ApprovalService:
-    from nbwarden.masking.columns import hinted_entity
-
     rules = {
         name: ApproverRule(tuple(c.approvers), c.required_approvals)
         for name, c in config.connections.items()
@@ -577,15 +582,32 @@ def approval_service(
     )
 
 
+def column_origins(result_columns: list[str], verdict: Any) -> dict[str, ColumnOrigin]:
+    """Result column -> the table columns its values come from, by the policy's lineage of
+    the cell's last statement; only columns that have such sources."""
+    lineage = getattr(verdict, "result_lineage", None)
+    if lineage is None:
+        return {}
+    origins: dict[str, ColumnOrigin] = {}
+    for position, name in enumerate(result_columns):
+        column = lineage.column(position, name)
+        if column is not None and column.sources:
+            origins[name] = ColumnOrigin(column.sources, column.unchanged)
+    return origins
+
+
 def source_columns(result_columns: list[str], verdict: Any) -> dict[str, str]:
-    """Result column -> ``table.column`` read, where the verdict names exactly one source."""
+    """Result column -> ``table.column`` read, where the lineage names exactly one source
+    (``SELECT upper(email) AS contact``), else where exactly one column read has its name."""
+    origins = column_origins(result_columns, verdict)
     by_name: dict[str, list[str]] = {}
     for qualified in getattr(verdict, "columns_read", ()) or ():
         by_name.setdefault(str(qualified).rsplit(".", 1)[-1].lower(), []).append(str(qualified))
     mapping: dict[str, str] = {}
     for column in result_columns:
-        sources = by_name.get(column.lower(), [])
-        if len(sources) == 1:
+        origin = origins.get(column)
+        sources = sorted(origin.sources) if origin else by_name.get(column.lower(), [])
+        if len(sources) == 1 and sources[0] != UNKNOWN_SOURCE:
             mapping[column] = sources[0]
     return mapping
 

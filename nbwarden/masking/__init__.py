@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from nbwarden._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from nbwarden.masking.columns import ColumnOrigin
     from nbwarden.masking.engine import Masker
     from nbwarden.masking.errors import MaskingError
     from nbwarden.masking.results import MaskResult, SubjectRef, Subjects, TextMaskResult
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 __getattr__ = lazy_exports(
     __name__,
     {
+        "ColumnOrigin": "nbwarden.masking.columns",
         "Masker": "nbwarden.masking.engine",
         "MaskingError": "nbwarden.masking.errors",
         "MaskResult": "nbwarden.masking.results",
@@ -26,4 +28,12 @@ __getattr__ = lazy_exports(
     },
 )
 
-__all__ = ["MaskResult", "Masker", "MaskingError", "SubjectRef", "Subjects", "TextMaskResult"]
+__all__ = [
+    "ColumnOrigin",
+    "MaskResult",
+    "Masker",
+    "MaskingError",
+    "SubjectRef",
+    "Subjects",
+    "TextMaskResult",
+]

@@ -32,6 +32,16 @@ class ColumnPlan:
     """Scan with every validated match counted: the column is known to hold identifiers."""
 
 
+@dataclass(frozen=True)
+class ColumnOrigin:
+    """Where a result column's values come from (``table.column``, from the query's
+    lineage) and whether it is one of them unchanged: ``SELECT reverse(email) AS x`` gives
+    ``x`` the origin ``customers.email``, changed."""
+
+    sources: frozenset[str]
+    unchanged: bool
+
+
 @lru_cache(maxsize=4096)
 def hinted_entity(profile: Profile, name: str) -> str | None:
     key = name.strip().lower().replace(" ", "_").replace("-", "_")
@@ -97,6 +107,28 @@ class ColumnClassifier:
             hint = hinted_entity(self._profile, name)
             plan = self._plans.put(key, self._plan_by_sample(name, column.type, hint, list(key[2])))
         return plan
+
+    def origin_plan(
+        self, name: str, column: pa.ChunkedArray, origin: ColumnOrigin
+    ) -> ColumnPlan | None:
+        """The plan a column's origin gives when its own name gives none: a column computed
+        from a column named for an entity is that entity (the first by name when its sources
+        name several), whatever it is called and however its text was changed
+        (``reverse(email)``, ``substr(iban, 1, 12)``). A number computed from one
+        (``length(name)``, ``count(email)``) is no identifier."""
+        if hinted_entity(self._profile, name) is not None:
+            return None
+        named = (hinted_entity(self._profile, s.rsplit(".", 1)[-1]) for s in origin.sources)
+        entities = sorted({entity for entity in named if entity is not None})
+        if not entities:
+            return None
+        entity = entities[0]
+        if is_nested_type(column.type):
+            return ColumnPlan("json", entity, "lineage")
+        if is_string_type(column.type):
+            sample = sample_values(column, self._profile.thresholds.column_sample)
+            return self._plan_by_sample(name, column.type, entity, sample)
+        return ColumnPlan("entity", entity, "lineage") if origin.unchanged else None
 
     def known_plan(self, name: str, column: pa.ChunkedArray) -> ColumnPlan | None:
         """The plan if it needs no classifying: given by the type, or cached."""

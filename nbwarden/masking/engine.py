@@ -6,7 +6,7 @@ import json
 import re
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, TypeVar, cast
@@ -21,6 +21,7 @@ from nbwarden.config import MaskingConfig
 from nbwarden.identifiers import EMAIL, PERSON, PHONE, normalize_identifier
 from nbwarden.masking.columns import (
     ColumnClassifier,
+    ColumnOrigin,
     ColumnPlan,
     hinted_entity,
     is_free_text_name,
@@ -154,17 +155,22 @@ class Masker:
         table_or_df: pa.Table | pa.RecordBatch | pd.DataFrame,
         unmask_columns: Iterable[str] = (),
         unmask_entities: Iterable[str] = (),
+        origins: Mapping[str, ColumnOrigin] | None = None,
     ) -> MaskResult:
-        return next(self.mask_batches([table_or_df], unmask_columns, unmask_entities))
+        return next(self.mask_batches([table_or_df], unmask_columns, unmask_entities, origins))
 
     def mask_batches(
         self,
         batches: Iterable[pa.Table | pa.RecordBatch | pd.DataFrame],
         unmask_columns: Iterable[str] = (),
         unmask_entities: Iterable[str] = (),
+        origins: Mapping[str, ColumnOrigin] | None = None,
     ) -> Iterator[MaskResult]:
-        """Mask one result arriving in batches; column decisions are made on the first."""
-        session = _Session(self, frozenset(unmask_columns), frozenset(unmask_entities))
+        """Mask one result arriving in batches; column decisions are made on the first.
+        ``origins``: result column -> where its values come from (the query's lineage)."""
+        session = _Session(
+            self, frozenset(unmask_columns), frozenset(unmask_entities), dict(origins or {})
+        )
         for batch in batches:
             yield _fail_closed(session.mask, _to_table(batch))
 
@@ -310,9 +316,14 @@ class _Session:
     """State shared by the batches of one result: column plans and known personal values."""
 
     def __init__(
-        self, masker: Masker, unmask_columns: frozenset[str], unmask_entities: frozenset[str]
+        self,
+        masker: Masker,
+        unmask_columns: frozenset[str],
+        unmask_entities: frozenset[str],
+        origins: dict[str, ColumnOrigin] | None = None,
     ):
         self.masker = masker
+        self.origins = origins or {}
         self.profile = masker.profile
         self.unmask_columns = unmask_columns
         self.unmask_entities = unmask_entities
@@ -343,7 +354,9 @@ class _Session:
         unplanned = []
         for index, name in enumerate(table.column_names):
             if index not in self.plans:
-                plan = classifier.known_plan(name, table.column(index))
+                origin = self.origins.get(name)
+                plan = origin and classifier.origin_plan(name, table.column(index), origin)
+                plan = plan or classifier.known_plan(name, table.column(index))
                 if plan is None:
                     unplanned.append(index)
                 else:
@@ -437,7 +450,8 @@ class _Session:
                 findings.subjects.add_all(entity, name, named)
         if not self._masks(entity):
             return [None] * len(wholes)
-        findings.entity_counts[entity] += total
+        if total:
+            findings.entity_counts[entity] += total
         return list(map(_REPLACEMENT, wholes))
 
     def _record_people(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -59,9 +59,15 @@ class PolicyEngine:
         target: str | None = None,
         role: str | None = None,
         purpose: str | None = None,
+        is_personal: Callable[[str], bool] | None = None,
     ) -> Verdict:
+        """Judge shell code. ``is_personal``: whether a column name names personal data
+        (the masking profile's column hints); a database client whose output is computed
+        from such a column then needs approval (``shell.sql_transforms_personal_data``)."""
         with _engine_failures():
             findings = self.shell.analyze(code)
+        if is_personal and any(is_personal(c.rsplit(".", 1)[-1]) for c in findings.computed_from):
+            findings.hit("shell.sql_transforms_personal_data")
         return self._verdict("shell", None, findings, Scope(target, role, purpose))
 
     def check(self, kind: str, code: str, dialect: str | None = None, **scope: Any) -> Verdict:
@@ -104,6 +110,7 @@ class PolicyEngine:
             tables_read=list(findings.tables_read),
             tables_written=list(findings.tables_written),
             columns_read=list(findings.columns_read),
+            result_lineage=findings.result_lineage,
         )
 
 

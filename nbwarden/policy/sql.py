@@ -21,6 +21,7 @@ from sqlglot.optimizer.scope import traverse_scope
 from sqlglot.optimizer.simplify import simplify
 
 from nbwarden.policy.errors import PolicyError
+from nbwarden.policy.lineage import result_lineage
 from nbwarden.policy.rulepack import RulePack
 from nbwarden.policy.verdict import Findings
 
@@ -220,6 +221,12 @@ class SqlAnalyzer:
     # ---- statements -------------------------------------------------------------
 
     def _judge_statement(self, stmt: exp.Expr, ctx: SqlContext, findings: Findings) -> None:
+        if ctx.depth == 0:
+            findings.result_lineage = result_lineage(stmt)
+            if findings.result_lineage is not None:
+                findings.computed_from.update(
+                    dict.fromkeys(findings.result_lineage.computed_from())
+                )
         if isinstance(stmt, exp.Command):
             self._judge_command(stmt, ctx, findings)
             return

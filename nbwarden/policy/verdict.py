@@ -5,7 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbwarden.policy.lineage import ResultLineage
 from nbwarden.policy.rulepack import Action
+
+MERGED = (
+    "rules",
+    "statement_types",
+    "tables_read",
+    "tables_written",
+    "columns_read",
+    "computed_from",
+)
+"""The findings a nested analysis (SQL in a shell command) adds to its parent's."""
 
 
 @dataclass
@@ -17,12 +28,17 @@ class Findings:
     tables_read: dict[str, None] = field(default_factory=dict)
     tables_written: dict[str, None] = field(default_factory=dict)
     columns_read: dict[str, None] = field(default_factory=dict)
+    result_lineage: ResultLineage | None = None
+    """Where the result's columns come from: the cell's last statement's."""
+    computed_from: dict[str, None] = field(default_factory=dict)
+    """``table.column`` values that a result column of any statement judged (nested SQL
+    included) shows changed, e.g. ``reverse(email)``."""
 
     def hit(self, rule_id: str) -> None:
         self.rules[rule_id] = None
 
     def merge(self, other: Findings) -> None:
-        for name in ("rules", "statement_types", "tables_read", "tables_written", "columns_read"):
+        for name in MERGED:
             getattr(self, name).update(getattr(other, name))
 
 
@@ -37,6 +53,7 @@ class Verdict:
     tables_read: list[str] = field(default_factory=list)
     tables_written: list[str] = field(default_factory=list)
     columns_read: list[str] = field(default_factory=list)
+    result_lineage: ResultLineage | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ from nbwarden.config import Config
 from nbwarden.executor import ExecuteRequest, ExecutionError, Gateway, Identity, Outcome
 from nbwarden.executor.gateway import source_columns
 from nbwarden.masking import Masker
+from nbwarden.policy import PolicyEngine
 
 ALICE = Identity(user="alice", roles=frozenset({"analyst"}), kernel_id="k1", session_id="s1")
 BOB = Identity(user="bob", roles=frozenset({"approver"}))
@@ -369,6 +370,16 @@ def test_source_columns_only_where_unambiguous() -> None:
         columns_read = ["customers.email", "customers.id", "orders.id"]
 
     assert source_columns(["email", "id", "total"], Verdict()) == {"email": "customers.email"}
+
+
+def test_source_columns_follow_the_lineage() -> None:
+    verdict = PolicyEngine().check_sql(
+        "SELECT upper(c.email) AS contact, o.id FROM customers c JOIN orders o ON o.cid = c.id"
+    )
+    assert source_columns(["contact", "id"], verdict) == {
+        "contact": "customers.email",
+        "id": "orders.id",
+    }
 
 
 def test_database_that_is_down_gives_a_clear_error_without_secrets(

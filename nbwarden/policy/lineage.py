@@ -1,0 +1,252 @@
+"""Where each column of a query's result comes from: the table columns whose values flow
+into it, through functions, subqueries, CTEs and set operations.
+
+The masker decides by a result column's name and values; an analyst can hide both
+(``SELECT reverse(email) AS x``). The gateway gives the masker this lineage, so a column
+computed from ``customers.email`` is masked as an e-mail address whatever it is called and
+however its values were changed. Only columns that flow into a value count: a column in
+a condition (``CASE WHEN email LIKE ...``, ``email = ...``) or a window's ``PARTITION BY``
+decides which value is shown, not what it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import Scope, build_scope
+
+UNKNOWN = "?"
+"""A source the lineage cannot follow (a set-returning function over its arguments, a
+column no source in scope names)."""
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """One column of the result: its name as written (the alias, else the column's name,
+    else ``""``), the ``table.column`` values it is computed from, and whether it is one
+    of them unchanged."""
+
+    name: str
+    sources: frozenset[str]
+    unchanged: bool
+
+
+@dataclass(frozen=True)
+class _Star:
+    """``*`` or ``t.*`` over tables whose columns the lineage does not know: the result's
+    columns from here on are known by name only."""
+
+    tables: tuple[str, ...]
+
+
+Outputs = list[OutputColumn | _Star]
+
+
+@dataclass(frozen=True)
+class ResultLineage:
+    """The lineage of a query's result columns: the first ones by position, up to the first
+    ``*`` over a table (whose columns the lineage does not know), and those after it by
+    name (lower case)."""
+
+    by_position: tuple[OutputColumn, ...]
+    by_name: dict[str, OutputColumn]
+
+    def computed_from(self) -> list[str]:
+        """The sources that some result column shows changed."""
+        columns = [*self.by_position, *self.by_name.values()]
+        found = {s for column in columns if not column.unchanged for s in column.sources}
+        return sorted(found - {UNKNOWN})
+
+    def column(self, position: int, name: str) -> OutputColumn | None:
+        if position < len(self.by_position):
+            return self.by_position[position]
+        return self.by_name.get(name.lower())
+
+
+def result_lineage(statement: exp.Expr) -> ResultLineage | None:
+    """The lineage of a query's result; None for a statement that is no query or that the
+    lineage cannot follow."""
+    if not isinstance(statement, exp.Query):
+        return None
+    try:
+        root = build_scope(statement)
+        outputs = _Lineage().outputs(root) if root is not None else None
+    except Exception:  # sqlglot cannot scope every statement it parses: no lineage
+        return None
+    if outputs is None:
+        return None
+    star = next((i for i, output in enumerate(outputs) if isinstance(output, _Star)), len(outputs))
+    named = [output for output in outputs[star:] if isinstance(output, OutputColumn)]
+    return ResultLineage(
+        tuple(output for output in outputs[:star] if isinstance(output, OutputColumn)),
+        {output.name.lower(): output for output in named if output.name},
+    )
+
+
+class _Lineage:
+    def __init__(self) -> None:
+        self._outputs: dict[int, Outputs | None] = {}
+
+    def outputs(self, scope: Scope) -> Outputs | None:
+        key = id(scope)
+        if key not in self._outputs:
+            self._outputs[key] = None  # a recursive CTE refers to itself: unknown
+            self._outputs[key] = self._compute(scope)
+        return self._outputs[key]
+
+    def _compute(self, scope: Scope) -> Outputs | None:
+        expression = scope.expression
+        if isinstance(expression, exp.SetOperation):
+            return self._set_operation(scope)
+        if isinstance(expression, exp.Select):
+            return self._select(scope, expression)
+        return None
+
+    def _set_operation(self, scope: Scope) -> Outputs | None:
+        branches = [self.outputs(branch) for branch in scope.set_operation_scopes]
+        if not branches or any(branch is None for branch in branches):
+            return None
+        first = branches[0]
+        assert first is not None
+        merged: Outputs = []
+        for position, output in enumerate(first):
+            same = [branch[position] for branch in branches if branch and position < len(branch)]
+            if isinstance(output, _Star) or len(same) < len(branches):
+                merged.append(output if isinstance(output, _Star) else _Star(()))
+                break
+            columns = [column for column in same if isinstance(column, OutputColumn)]
+            if len(columns) < len(same):
+                merged.append(_Star(()))
+                break
+            merged.append(
+                OutputColumn(
+                    output.name,
+                    frozenset().union(*(column.sources for column in columns)),
+                    all(column.unchanged for column in columns),
+                )
+            )
+        return merged
+
+    def _select(self, scope: Scope, select: exp.Select) -> Outputs:
+        outputs: Outputs = []
+        for projection in select.selects:
+            if isinstance(projection, exp.Star):
+                outputs += self._star(scope, None)
+            elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
+                outputs += self._star(scope, projection.table)
+            else:
+                outputs.append(self._projection(scope, projection))
+        return outputs
+
+    def _star(self, scope: Scope, alias: str | None) -> Outputs:
+        expanded: Outputs = []
+        for name, (node, source) in scope.selected_sources.items():
+            if alias and name != alias:
+                continue
+            if isinstance(source, Scope):
+                child = self.outputs(source)
+                expanded += child if child is not None else [_Star(())]
+            else:
+                expanded.append(_Star((_table_name(node),)))
+        return expanded
+
+    def _projection(self, scope: Scope, projection: exp.Expr) -> OutputColumn:
+        value = projection.unalias()
+        sources: set[str] = set()
+        unchanged = isinstance(value, exp.Column)
+        for node in _value_nodes(value):
+            if isinstance(node, exp.Column):
+                found, same = self._column(scope, node)
+            else:
+                found, same = self._scalar_subquery(scope, node)
+            sources |= found
+            unchanged = unchanged and same
+        return OutputColumn(projection.alias_or_name, frozenset(sources), unchanged)
+
+    def _column(
+        self, scope: Scope, column: exp.Column, skip: Scope | None = None
+    ) -> tuple[frozenset[str], bool]:
+        """The sources of a column reference, and whether it passes them on unchanged."""
+        if column.table:
+            candidates = [scope.sources[column.table]] if column.table in scope.sources else []
+        else:
+            candidates = [source for source in scope.sources.values() if source is not skip]
+        if not candidates:
+            return frozenset({UNKNOWN}), False
+        sources: set[str] = set()
+        unchanged = len(candidates) == 1
+        for source in candidates:
+            if isinstance(source, exp.Table):
+                sources.add(f"{_table_name(source)}.{column.name}")
+                continue
+            found, same = self._derived(source, column.name)
+            sources |= found
+            unchanged = unchanged and same
+        return frozenset(sources), unchanged
+
+    def _derived(self, source: Scope, name: str) -> tuple[frozenset[str], bool]:
+        """Column ``name`` of a subquery, CTE or set-returning function."""
+        outputs = self.outputs(source)
+        if outputs is None:
+            return self._function_arguments(source), False
+        for output in outputs:
+            if isinstance(output, OutputColumn) and output.name.lower() == name.lower():
+                return output.sources, output.unchanged
+        stars = [output for output in outputs if isinstance(output, _Star)]
+        tables = [table for star in stars for table in star.tables]
+        if tables:
+            return frozenset(f"{table}.{name}" for table in tables), len(tables) == 1
+        return frozenset(), False
+
+    def _function_arguments(self, source: Scope) -> frozenset[str]:
+        """A set-returning function (``unnest(array[email])``) yields what its arguments
+        hold; they refer to the scope around it."""
+        outer = source.parent
+        if outer is None:
+            return frozenset({UNKNOWN})
+        sources: set[str] = set()
+        for node in _value_nodes(source.expression):
+            if isinstance(node, exp.Column):
+                sources |= self._column(outer, node, skip=source)[0]
+        return frozenset(sources or {UNKNOWN})
+
+    def _scalar_subquery(self, scope: Scope, subquery: exp.Subquery) -> tuple[frozenset[str], bool]:
+        for child in scope.subquery_scopes:
+            if child.expression is subquery.this:
+                outputs = self.outputs(child)
+                if outputs and isinstance(outputs[0], OutputColumn):
+                    return outputs[0].sources, outputs[0].unchanged
+        return frozenset({UNKNOWN}), False
+
+
+def _value_nodes(node: exp.Expr) -> Iterator[exp.Column | exp.Subquery]:
+    """The column references and scalar subqueries whose values flow into ``node``'s."""
+    if isinstance(node, exp.Column):
+        if not isinstance(node.this, exp.Star):
+            yield node
+        return
+    if isinstance(node, exp.Subquery):
+        yield node
+        return
+    if isinstance(node, exp.Predicate | exp.Connector | exp.Not | exp.Exists):
+        return
+    if isinstance(node, exp.Case):
+        branches = [branch.args.get("true") for branch in node.args.get("ifs") or []]
+        parts = [*branches, node.args.get("default")]
+    elif isinstance(node, exp.If):
+        parts = [node.args.get("true"), node.args.get("false")]
+    elif isinstance(node, exp.Window):
+        parts = [node.this]
+    else:
+        parts = list(node.iter_expressions())
+    for part in parts:
+        if isinstance(part, exp.Expr):
+            yield from _value_nodes(part)
+
+
+def _table_name(table: exp.Expr) -> str:
+    if isinstance(table, exp.Table):
+        return ".".join(part.name for part in table.parts)
+    return table.alias_or_name

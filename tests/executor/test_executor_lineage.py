@@ -1,0 +1,129 @@
+"""An analyst cannot read personal data back by transforming it in SQL: result columns
+computed from personal columns are masked by where they come from (real PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from executor_support import ConfigMaker, GatewayMaker
+from faker import Faker
+
+from nbwarden.executor import ExecuteRequest, Gateway, Identity, Outcome
+
+ALICE = Identity(user="alice", roles=frozenset({"analyst"}), kernel_id="k1")
+TABLE = "lineage_customers"
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def people(postgres_url: str) -> Iterator[list[dict[str, Any]]]:
+    fake = Faker("en_GB")
+    Faker.seed(2024)
+    rows = [
+        {"id": i, "name": fake.name(), "email": fake.unique.email(), "iban": fake.iban()}
+        for i in range(1, 6)
+    ]
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {TABLE}"))
+        conn.execute(
+            sa.text(f"CREATE TABLE {TABLE} (id int primary key, name text, email text, iban text)")
+        )
+        conn.execute(sa.text(f"INSERT INTO {TABLE} VALUES (:id, :name, :email, :iban)"), rows)
+    yield rows
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"DROP TABLE IF EXISTS {TABLE}"))
+    engine.dispose()
+
+
+@pytest.fixture
+def gateway(make_gateway: GatewayMaker, make_config: ConfigMaker, postgres_url: str) -> Gateway:
+    return make_gateway(make_config(extra_connections={"pg": {"url": postgres_url}}))
+
+
+def run(gateway: Gateway, sql: str) -> Outcome:
+    request = ExecuteRequest(kind="sql", target="pg", code=sql, purpose="lineage test")
+    outcome = asyncio.run(gateway.execute(request, ALICE))
+    assert outcome.status == "ok", outcome.error
+    return outcome
+
+
+def readable_forms(value: str) -> list[str]:
+    """The value and what the queries below turn it into, down to six characters."""
+    forms = [value, value[::-1], value.upper(), value.lower(), value.replace(" ", "")]
+    forms += [base64.b64encode(value.encode()).decode(), value.encode().hex()]
+    forms += [value[:12], value[12:], value.split("@")[0], " ".join(value)]
+    return [form for form in forms if len(form) >= 6]
+
+
+@pytest.mark.parametrize(
+    "select",
+    [
+        "reverse(email) AS x",
+        "upper(name) AS x",
+        "encode(convert_to(email, 'UTF8'), 'base64') AS x",
+        "encode(convert_to(name, 'UTF8'), 'hex') AS x",
+        "substr(iban, 1, 12) AS a, substr(iban, 13) AS b",
+        "split_part(email, '@', 1) AS x",
+        "array_to_string(regexp_split_to_array(name, ''), ' ') AS x",
+        "email AS note",
+    ],
+)
+def test_personal_data_transformed_in_sql_stays_masked(
+    gateway: Gateway, people: list[dict[str, Any]], select: str
+) -> None:
+    outcome = run(gateway, f"SELECT {select} FROM {TABLE} ORDER BY id")
+    shown = json.dumps(outcome.to_dict(), default=str)
+    for person in people:
+        for field in ("name", "email", "iban"):
+            leaked = sum(form in shown for form in readable_forms(person[field]))
+            assert leaked == 0, f"{field} readable in {select}"
+
+
+def test_the_same_transformation_through_a_cte_and_a_subquery(
+    gateway: Gateway, people: list[dict[str, Any]]
+) -> None:
+    outcome = run(
+        gateway,
+        f"WITH t AS (SELECT id, reverse(email) AS r FROM {TABLE})"
+        " SELECT * FROM (SELECT r AS shown FROM t ORDER BY id) s",
+    )
+    assert outcome.result is not None
+    assert all(row[0].startswith("EMAIL_ADDRESS_") for row in outcome.result["rows"])
+
+
+def test_numbers_and_categories_computed_from_personal_columns_stay_readable(
+    gateway: Gateway, people: list[dict[str, Any]]
+) -> None:
+    outcome = run(
+        gateway,
+        "SELECT length(name) AS letters,"
+        " CASE WHEN email LIKE '%.com' THEN 'com' ELSE 'other' END AS tld"
+        f" FROM {TABLE} ORDER BY id",
+    )
+    assert outcome.result is not None
+    expected = [[len(p["name"]), "com" if p["email"].endswith(".com") else "other"] for p in people]
+    assert outcome.result["rows"] == expected
+    assert outcome.result["masked"] == {}
+
+
+def test_a_sql_client_in_a_shell_cell_that_changes_personal_columns_waits_for_approval(
+    make_gateway: GatewayMaker, make_config: ConfigMaker
+) -> None:
+    """Its output is masked as text, where a reversed address is no longer one."""
+    gateway = make_gateway(make_config())
+    request = ExecuteRequest(
+        kind="shell",
+        target="local",
+        code=f'psql -c "SELECT reverse(email) FROM {TABLE} LIMIT 5"',
+        purpose="lineage test",
+    )
+    outcome = asyncio.run(gateway.execute(request, ALICE))
+    assert outcome.status == "pending" and outcome.verdict is not None
+    assert "shell.sql_transforms_personal_data" in outcome.verdict["rules"]
