@@ -125,6 +125,8 @@ class ColumnClassifier:
         entity = entities[0]
         if is_nested_type(column.type):
             return ColumnPlan("json", entity, "lineage")
+        if is_string_type(column.type) and not origin.unchanged:
+            return ColumnPlan("entity", entity, "lineage")  # JSON too: ["j", "a", "n", ...]
         if is_string_type(column.type):
             sample = sample_values(column, self._profile.thresholds.column_sample)
             return self._plan_by_sample(name, column.type, entity, sample)

@@ -102,6 +102,9 @@ class _Lineage:
             return self._set_operation(scope)
         if isinstance(expression, exp.Select):
             return self._select(scope, expression)
+        inner = [source for source in scope.sources.values() if isinstance(source, Scope)]
+        if len(inner) == 1:  # LATERAL (SELECT ...)
+            return self.outputs(inner[0])
         return None
 
     def _set_operation(self, scope: Scope) -> Outputs | None:
@@ -173,6 +176,8 @@ class _Lineage:
             candidates = [scope.sources[column.table]] if column.table in scope.sources else []
         else:
             candidates = [source for source in scope.sources.values() if source is not skip]
+        if not candidates and scope.parent is not None:
+            return self._column(scope.parent, column, skip=scope)  # correlated or LATERAL
         if not candidates:
             return frozenset({UNKNOWN}), False
         sources: set[str] = set()

@@ -76,6 +76,7 @@ def readable_forms(value: str) -> list[str]:
     forms += [base64.b64encode(value.encode()).decode(), value.encode().hex()]
     forms += [value.encode().hex().upper()]
     forms += [value[:12], value[12:], value.split("@")[0], " ".join(value)]
+    forms += [json.dumps(list(value))[1:-1], json.dumps(value.split())[1:-1]]
     return [form for form in forms if len(form) >= 6]
 
 
@@ -89,6 +90,8 @@ def readable_forms(value: str) -> list[str]:
         "substr(iban, 1, 12) AS a, substr(iban, 13) AS b",
         "split_part(email, '@', 1) AS x",
         "array_to_string(regexp_split_to_array(name, ''), ' ') AS x",
+        "regexp_split_to_array(email, '') AS x",
+        "string_to_array(name, ' ') AS x",
         "email AS note",
     ],
 )
@@ -138,6 +141,16 @@ def test_the_same_transformation_through_a_cte_and_a_subquery(
     )
     assert outcome.result is not None
     assert all(row[0].startswith("EMAIL_ADDRESS_") for row in outcome.result["rows"])
+
+
+def test_the_same_transformation_in_a_lateral_subquery(
+    gateway: Gateway, people: list[dict[str, Any]]
+) -> None:
+    outcome = run(
+        gateway,
+        f"SELECT l.* FROM {TABLE} c CROSS JOIN LATERAL (SELECT reverse(c.email) AS r) l LIMIT 10",
+    )
+    assert_nothing_readable(outcome, people, "LATERAL")
 
 
 def test_numbers_and_categories_computed_from_personal_columns_stay_readable(
