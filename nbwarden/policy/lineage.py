@@ -108,6 +108,8 @@ class _Lineage:
         return None
 
     def _set_operation(self, scope: Scope) -> Outputs | None:
+        """Columns named by the first branch, holding what every branch puts there; a
+        branch's column after its ``*`` over a table is unknown and adds nothing."""
         branches = [self.outputs(branch) for branch in scope.set_operation_scopes]
         if not branches or any(branch is None for branch in branches):
             return None
@@ -115,19 +117,16 @@ class _Lineage:
         assert first is not None
         merged: Outputs = []
         for position, output in enumerate(first):
-            same = [branch[position] for branch in branches if branch and position < len(branch)]
-            if isinstance(output, _Star) or len(same) < len(branches):
-                merged.append(output if isinstance(output, _Star) else _Star(()))
+            if isinstance(output, _Star):
+                merged.append(output)
                 break
-            columns = [column for column in same if isinstance(column, OutputColumn)]
-            if len(columns) < len(same):
-                merged.append(_Star(()))
-                break
+            columns = [_known_at(branch, position) for branch in branches if branch]
+            known = [column for column in columns if column is not None]
             merged.append(
                 OutputColumn(
                     output.name,
-                    frozenset().union(*(column.sources for column in columns)),
-                    all(column.unchanged for column in columns),
+                    frozenset().union(*(column.sources for column in known)),
+                    len(known) == len(columns) and all(column.unchanged for column in known),
                 )
             )
         return merged
@@ -224,6 +223,15 @@ class _Lineage:
                 if outputs and isinstance(outputs[0], OutputColumn):
                     return outputs[0].sources, outputs[0].unchanged
         return frozenset({UNKNOWN}), False
+
+
+def _known_at(outputs: Outputs, position: int) -> OutputColumn | None:
+    for index, output in enumerate(outputs):
+        if isinstance(output, _Star):
+            return None
+        if index == position:
+            return output
+    return None
 
 
 def _value_nodes(node: exp.Expr) -> Iterator[exp.Column | exp.Subquery]:

@@ -47,6 +47,10 @@ def test_plain_and_renamed_columns_pass_their_source_on_unchanged() -> None:
         ),
         ("SELECT u FROM customers, unnest(array[reverse(email)]) AS u", {"customers.email"}),
         ("SELECT l.r FROM customers, LATERAL (SELECT reverse(email) AS r) l", {"customers.email"}),
+        (
+            "SELECT reverse(email) AS r FROM customers UNION SELECT * FROM staff",
+            {"customers.email"},
+        ),
     ],
 )
 def test_a_computed_column_comes_from_the_columns_in_its_value(
