@@ -65,13 +65,13 @@ class ResultLineage:
         return self.by_name.get(name.lower())
 
 
-def result_lineage(statement: exp.Expr) -> ResultLineage | None:
+def result_lineage(statement: exp.Expr, root: Scope | None = None) -> ResultLineage | None:
     """The lineage of a query's result; None for a statement that is no query or that the
-    lineage cannot follow."""
+    lineage cannot follow. ``root``: the statement's root scope, when the caller has it."""
     if not isinstance(statement, exp.Query):
         return None
     try:
-        root = build_scope(statement)
+        root = root or build_scope(statement)
         outputs = _Lineage().outputs(root) if root is not None else None
     except Exception:  # sqlglot cannot scope every statement it parses: no lineage
         return None

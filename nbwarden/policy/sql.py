@@ -222,11 +222,7 @@ class SqlAnalyzer:
 
     def _judge_statement(self, stmt: exp.Expr, ctx: SqlContext, findings: Findings) -> None:
         if ctx.depth == 0:
-            findings.result_lineage = result_lineage(stmt)
-            if findings.result_lineage is not None:
-                findings.computed_from.update(
-                    dict.fromkeys(findings.result_lineage.computed_from())
-                )
+            findings.result_lineage = None
         if isinstance(stmt, exp.Command):
             self._judge_command(stmt, ctx, findings)
             return
@@ -500,8 +496,18 @@ class SqlAnalyzer:
             if not table.args.get("db") and table.name.lower() in ctes:
                 continue
             findings.tables_read[_table_name(table)] = None
-        for column in _columns_read(stmt, ctx.schema, set(ctes)):
+        try:
+            scopes = traverse_scope(stmt)
+        except Exception:
+            scopes = None
+        for column in _columns_read(stmt, scopes, ctx.schema, set(ctes)):
             findings.columns_read[column] = None
+        if ctx.depth == 0 and scopes:
+            findings.result_lineage = result_lineage(stmt, scopes[-1])
+            if findings.result_lineage is not None:
+                findings.computed_from.update(
+                    dict.fromkeys(findings.result_lineage.computed_from())
+                )
         for column in _write_filter_columns(nodes.writers):
             findings.columns_read[column] = None
 
@@ -701,11 +707,12 @@ def _table_name(table: exp.Table) -> str:
     return ".".join(part.name for part in table.parts)
 
 
-def _columns_read(stmt: exp.Expr, schema: Schema | None, ctes: set[str]) -> list[str]:
-    """``table.column`` for every column read; ``*`` expanded where the schema is known."""
-    try:
-        scopes = traverse_scope(stmt)
-    except Exception:
+def _columns_read(
+    stmt: exp.Expr, scopes: list[QueryScope] | None, schema: Schema | None, ctes: set[str]
+) -> list[str]:
+    """``table.column`` for every column read; ``*`` expanded where the schema is known.
+    ``scopes``: sqlglot's scopes of the statement, None when it could not scope it."""
+    if scopes is None:
         return sorted({col.name for col in stmt.find_all(exp.Column) if col.name})
     found: dict[str, None] = {}
     for scope in scopes:
