@@ -1,5 +1,6 @@
 """An analyst cannot read personal data back by transforming it in SQL: result columns
-computed from personal columns are masked by where they come from (real PostgreSQL)."""
+computed from personal columns are masked by where they come from (real PostgreSQL and
+MariaDB)."""
 
 from __future__ import annotations
 
