@@ -392,12 +392,13 @@ class Gateway:
             )
             return self._finish(execution_id, plan, "error", message)
         auth = plan.authorization
+        origins = column_origins(result.table.column_names, plan.verdict)
         try:
             masked = self.masker.mask_table(
                 result.table,
                 unmask_columns=auth.unmask_columns if auth else (),
                 unmask_entities=auth.unmask_entities if auth else (),
-                origins=column_origins(result.table.column_names, plan.verdict),
+                origins=origins,
             )
         except Exception:
             return self._finish(
@@ -408,7 +409,7 @@ class Gateway:
             rows=result.table.num_rows,
             entity_counts=dict(masked.entity_counts),
             subjects=masked.subjects,
-            source_columns=source_columns(result.table.column_names, plan.verdict),
+            source_columns=source_columns(result.table.column_names, plan.verdict, origins),
             unmasked_columns=auth.unmask_columns if auth else (),
             unmasked_entities=auth.unmask_entities if auth else (),
         )
@@ -596,10 +597,14 @@ def column_origins(result_columns: list[str], verdict: Any) -> dict[str, ColumnO
     return origins
 
 
-def source_columns(result_columns: list[str], verdict: Any) -> dict[str, str]:
+def source_columns(
+    result_columns: list[str], verdict: Any, origins: dict[str, ColumnOrigin] | None = None
+) -> dict[str, str]:
     """Result column -> ``table.column`` read, where the lineage names exactly one source
-    (``SELECT upper(email) AS contact``), else where exactly one column read has its name."""
-    origins = column_origins(result_columns, verdict)
+    (``SELECT upper(email) AS contact``), else where exactly one column read has its name.
+    ``origins``: :func:`column_origins` of the same result, when the caller has them."""
+    if origins is None:
+        origins = column_origins(result_columns, verdict)
     by_name: dict[str, list[str]] = {}
     for qualified in getattr(verdict, "columns_read", ()) or ():
         by_name.setdefault(str(qualified).rsplit(".", 1)[-1].lower(), []).append(str(qualified))

@@ -102,7 +102,7 @@ class ListedNames:
         English word (``kenneth richards``, not ``rose wood``); or a listed given name, a
         particle and a surname. WordNet, the English words, holds many names (``sarah``,
         ``anderson``), hence "one of the two" (docs/masking.md has the trade-off)."""
-        given = words[start][0]
+        given = words[start][0].casefold()
         if given not in self._given or given in self._particles:
             return None
         end = start + 1

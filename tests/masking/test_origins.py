@@ -58,7 +58,7 @@ def test_a_renamed_column_is_masked_like_its_source(masker: Masker) -> None:
     assert all(str(value).startswith("PHONE_NUMBER_") for value in values)
 
 
-def test_a_columns_own_name_decides_before_its_origin(masker: Masker, emails: list[str]) -> None:
+def test_a_columns_own_name_decides_before_its_origin(masker: Masker) -> None:
     table = pa.table({"phone": ["+49 30 901820"]})
     masked = masker.mask_table(table, origins={"phone": EMAIL})
     assert masked.entity_counts == {"PHONE_NUMBER": 1}
