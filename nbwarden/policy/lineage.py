@@ -6,7 +6,11 @@ The masker decides by a result column's name and values; an analyst can hide bot
 computed from ``customers.email`` is masked as an e-mail address whatever it is called and
 however its values were changed. Only columns that flow into a value count: a column in
 a condition (``CASE WHEN email LIKE ...``, ``email = ...``) or a window's ``PARTITION BY``
-decides which value is shown, not what it is.
+decides which value is shown, not what it is; nor does a column only counted or measured
+(``count(email)``, ``length(name)``).
+
+In PostgreSQL and DuckDB a table's name stands for its whole row (``SELECT c FROM
+customers c``, ``row_to_json(c)``, ``c::text``): such a column comes from ``customers.*``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,23 @@ UNKNOWN = "?"
 """A source the lineage cannot follow (a set-returning function over its arguments, a
 column no source in scope names)."""
 
+WHOLE_ROW = "*"
+"""The column part of a source that is a table's whole row: ``customers.*``."""
+
+WHOLE_ROW_DIALECTS = frozenset({"postgres", "duckdb"})
+"""The dialects in which a table's name, used as a value, is its whole row."""
+
+_MEASURES = (exp.Count, exp.Length, exp.ArraySize)
+_MEASURE_NAMES = frozenset(
+    {"octet_length", "bit_length", "cardinality", "json_array_length", "jsonb_array_length"}
+)
+"""Functions whose result tells how many or how long, not what: applied to a column, that
+column does not flow into the result."""
+
+_ROW_AS_JSON = frozenset({"row_to_json", "to_json", "to_jsonb", "jsonb_agg"})
+"""Functions that give a whole row as JSON keyed by its column names (``JSONArrayAgg``,
+PostgreSQL's ``json_agg``, too)."""
+
 
 @dataclass(frozen=True)
 class OutputColumn:
@@ -31,6 +52,12 @@ class OutputColumn:
     name: str
     sources: frozenset[str]
     unchanged: bool
+
+    @property
+    def whole_row(self) -> bool:
+        """Whether it holds whole rows of a table (``customers.*``): unchanged means as
+        the row itself or its JSON, keyed by the table's column names."""
+        return any(source.endswith("." + WHOLE_ROW) for source in self.sources)
 
 
 @dataclass(frozen=True)
@@ -65,14 +92,18 @@ class ResultLineage:
         return self.by_name.get(name.lower())
 
 
-def result_lineage(statement: exp.Expr, root: Scope | None = None) -> ResultLineage | None:
+def result_lineage(
+    statement: exp.Expr, root: Scope | None = None, whole_rows: bool = True
+) -> ResultLineage | None:
     """The lineage of a query's result; None for a statement that is no query or that the
-    lineage cannot follow. ``root``: the statement's root scope, when the caller has it."""
+    lineage cannot follow. ``root``: the statement's root scope, when the caller has it;
+    ``whole_rows``: whether a table's name used as a value is its whole row (see
+    ``WHOLE_ROW_DIALECTS``)."""
     if not isinstance(statement, exp.Query):
         return None
     try:
         root = root or build_scope(statement)
-        outputs = _Lineage().outputs(root) if root is not None else None
+        outputs = _Lineage(whole_rows).outputs(root) if root is not None else None
     except Exception:  # sqlglot cannot scope every statement it parses: no lineage
         return None
     if outputs is None:
@@ -86,8 +117,9 @@ def result_lineage(statement: exp.Expr, root: Scope | None = None) -> ResultLine
 
 
 class _Lineage:
-    def __init__(self) -> None:
+    def __init__(self, whole_rows: bool) -> None:
         self._outputs: dict[int, Outputs | None] = {}
+        self._whole_rows = whole_rows
 
     def outputs(self, scope: Scope) -> Outputs | None:
         key = id(scope)
@@ -157,7 +189,10 @@ class _Lineage:
     def _projection(self, scope: Scope, projection: exp.Expr) -> OutputColumn:
         value = projection.unalias()
         sources: set[str] = set()
-        unchanged = isinstance(value, exp.Column)
+        row = _row_as_json_argument(value)
+        unchanged = isinstance(value, exp.Column) or (
+            row is not None and _names_a_row(scope, row, None, self._whole_rows)
+        )
         for node in _value_nodes(value):
             if isinstance(node, exp.Column):
                 found, same = self._column(scope, node)
@@ -171,6 +206,8 @@ class _Lineage:
         self, scope: Scope, column: exp.Column, skip: Scope | None = None
     ) -> tuple[frozenset[str], bool]:
         """The sources of a column reference, and whether it passes them on unchanged."""
+        if _names_a_row(scope, column, skip, self._whole_rows):
+            return self._whole_row(scope, column.table or column.name)
         if column.table:
             candidates = [scope.sources[column.table]] if column.table in scope.sources else []
         else:
@@ -189,6 +226,22 @@ class _Lineage:
             sources |= found
             unchanged = unchanged and same
         return frozenset(sources), unchanged
+
+    def _whole_row(self, scope: Scope, alias: str) -> tuple[frozenset[str], bool]:
+        """``c``, ``c.*`` as a value: every column of source ``c``."""
+        source = scope.sources[alias]
+        if not isinstance(source, Scope):
+            return frozenset({f"{_table_name(source)}.{WHOLE_ROW}"}), True
+        outputs = self.outputs(source)
+        if outputs is None:
+            return self._function_arguments(source), False
+        sources: set[str] = set()
+        for output in outputs:
+            if isinstance(output, _Star):
+                sources.update(f"{table}.{WHOLE_ROW}" for table in output.tables)
+            else:
+                sources |= output.sources
+        return frozenset(sources or {UNKNOWN}), False
 
     def _derived(self, source: Scope, name: str) -> tuple[frozenset[str], bool]:
         """Column ``name`` of a subquery, CTE or set-returning function."""
@@ -234,11 +287,46 @@ def _known_at(outputs: Outputs, position: int) -> OutputColumn | None:
     return None
 
 
+def _names_a_row(scope: Scope, column: exp.Column, skip: Scope | None, bare: bool) -> bool:
+    """``c.*`` inside an expression, or (``bare``) a lone ``c`` where ``c`` is a source
+    in scope and not the subquery looking up its parent (``skip``)."""
+    if isinstance(column.this, exp.Star):
+        return column.table in scope.sources
+    source = scope.sources.get(column.name)
+    return bare and not column.table and source is not None and source is not skip
+
+
+def _row_as_json_argument(node: exp.Expr) -> exp.Column | None:
+    """The ``c`` of ``row_to_json(c)`` and the like: the row's values under its column
+    names."""
+    if isinstance(node, exp.JSONArrayAgg):
+        argument = node.this
+    elif isinstance(node, exp.Anonymous) and str(node.this).lower() in _ROW_AS_JSON:
+        argument = node.expressions[0] if len(node.expressions) == 1 else None
+    else:
+        return None
+    return argument if isinstance(argument, exp.Column) else None
+
+
+def _is_measure(node: exp.Expr) -> bool:
+    """A count or a length of columns (``count(DISTINCT email)``, ``length(name)``)."""
+    if isinstance(node, _MEASURES):
+        argument = node.this
+    elif isinstance(node, exp.Anonymous) and str(node.this).lower() in _MEASURE_NAMES:
+        argument = node.expressions[0] if node.expressions else None
+    else:
+        return False
+    if isinstance(argument, exp.Distinct):
+        return all(isinstance(column, exp.Column) for column in argument.expressions)
+    return isinstance(argument, exp.Column | exp.Star)
+
+
 def _value_nodes(node: exp.Expr) -> Iterator[exp.Column | exp.Subquery]:
     """The column references and scalar subqueries whose values flow into ``node``'s."""
     if isinstance(node, exp.Column):
-        if not isinstance(node.this, exp.Star):
-            yield node
+        yield node
+        return
+    if _is_measure(node):
         return
     if isinstance(node, exp.Subquery):
         yield node

@@ -21,7 +21,7 @@ from sqlglot.optimizer.scope import traverse_scope
 from sqlglot.optimizer.simplify import simplify
 
 from nbwarden.policy.errors import PolicyError
-from nbwarden.policy.lineage import result_lineage
+from nbwarden.policy.lineage import WHOLE_ROW_DIALECTS, result_lineage
 from nbwarden.policy.rulepack import RulePack
 from nbwarden.policy.verdict import Findings
 
@@ -503,7 +503,8 @@ class SqlAnalyzer:
         for column in _columns_read(stmt, scopes, ctx.schema, set(ctes)):
             findings.columns_read[column] = None
         if ctx.depth == 0 and scopes:
-            findings.result_lineage = result_lineage(stmt, scopes[-1])
+            whole_rows = ctx.dialect in WHOLE_ROW_DIALECTS
+            findings.result_lineage = result_lineage(stmt, scopes[-1], whole_rows)
             if findings.result_lineage is not None:
                 findings.computed_from.update(
                     dict.fromkeys(findings.result_lineage.computed_from())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pyarrow as pa
 import pytest
@@ -44,10 +45,65 @@ def test_text_computed_from_an_email_column_is_masked_whatever_its_name(
         assert masked.masked_cells[name] == list(range(len(emails)))
 
 
-def test_a_number_computed_from_a_personal_column_stays(masker: Masker) -> None:
-    table = pa.table({"letters": pa.array([12, 15, 9], pa.int64())})
-    origins = {"letters": ColumnOrigin(frozenset({"customers.name"}), unchanged=False)}
-    assert masker.mask_table(table, origins=origins).table.equals(table)
+def test_a_number_computed_from_a_personal_column_is_masked(masker: Masker) -> None:
+    """``ascii(substr(name, 1, 1))``: a letter's code. Counts and lengths have no source
+    (the lineage leaves them out), so they are not masked."""
+    table = pa.table({"code": pa.array([71, 101, 111], pa.int64())})
+    origins = {"code": ColumnOrigin(frozenset({"customers.name"}), unchanged=False)}
+    values = masker.mask_table(table, origins=origins).table.column("code").to_pylist()
+    assert all(value.startswith("PERSON_") for value in values)
+    assert masker.mask_table(table, origins={}).table.equals(table)
+
+
+@pytest.mark.parametrize("name", ["x", "iban"])
+def test_a_part_of_an_iban_is_no_partly_masked_iban(masker: Masker, name: str) -> None:
+    """A partial mask keeps an IBAN's first two characters: two at a time, ``substr(iban,
+    3, 2)``, ``substr(iban, 5, 2)``... would show it all. Whatever the column is called."""
+    fake = Faker()
+    Faker.seed(5)
+    ibans = [fake.iban() for _ in range(5)]
+    table = pa.table({name: [iban[2:4] for iban in ibans]})
+    origin = ColumnOrigin(frozenset({"accounts.iban"}), unchanged=False)
+    masked = masker.mask_table(table, origins={name: origin}).table.column(name).to_pylist()
+    assert all(value.startswith("IBAN_CODE_") for value in masked)
+    whole = masker.mask_table(pa.table({"iban": ibans})).table.column("iban").to_pylist()
+    assert [value[:2] for value in whole] == [iban[:2] for iban in ibans]
+
+
+ROW = ColumnOrigin(frozenset({"customers.*"}), unchanged=True)
+
+
+def people_rows(count: int) -> list[dict[str, str]]:
+    fake = Faker()
+    Faker.seed(77)
+    return [{"name": fake.name(), "phone": fake.msisdn()} for _ in range(count)]
+
+
+def test_a_whole_row_as_text_is_masked_whole_and_its_people_counted(masker: Masker) -> None:
+    """PostgreSQL's ``(1,"Bob Stone",4915112345678)``: its fields cannot be told apart."""
+    people = people_rows(5)
+    rows = [f'({i},"{p["name"]}",{p["phone"]})' for i, p in enumerate(people)]
+    masked = masker.mask_table(pa.table({"c": rows}), origins={"c": ROW})
+    values = masked.table.column("c").to_pylist()
+    assert all(value.startswith("ROW_") for value in values)
+    assert len(set(values)) == len(rows)
+    assert masked.entity_counts == {"ROW": 5}
+    assert masked.column_findings["c"]["PERSON"] >= 4
+
+
+def test_a_whole_row_as_json_is_masked_by_its_keys(masker: Masker) -> None:
+    """``row_to_json(c)``: the keys are the table's column names, so each field is masked
+    like that column; changed (``c::text`` or keys renamed), it is masked whole."""
+    people = people_rows(3)
+    documents = [json.dumps({"id": i, **p}) for i, p in enumerate(people)]
+    table = pa.table({"row_to_json": documents})
+    masked = masker.mask_table(table, origins={"row_to_json": ROW}).table
+    shown = [json.loads(value) for value in masked.column("row_to_json").to_pylist()]
+    assert [document["id"] for document in shown] == [0, 1, 2]
+    assert all(document["name"].startswith("PERSON_") for document in shown)
+    changed = ColumnOrigin(ROW.sources, unchanged=False)
+    whole = masker.mask_table(table, origins={"row_to_json": changed}).table
+    assert all(value.startswith("ROW_") for value in whole.column("row_to_json").to_pylist())
 
 
 def test_a_renamed_column_is_masked_like_its_source(masker: Masker) -> None:

@@ -67,11 +67,66 @@ def test_a_computed_column_comes_from_the_columns_in_its_value(
         "SELECT email IS NULL AS missing FROM customers",
         "SELECT row_number() OVER (PARTITION BY email ORDER BY name) AS rn FROM customers",
         "SELECT count(*) AS n FROM customers",
+        "SELECT count(DISTINCT email) AS n FROM customers",
+        "SELECT length(name) AS letters FROM customers",
+        "SELECT octet_length(c.email) AS size FROM customers c",
     ],
 )
-def test_columns_in_conditions_only_are_no_source(sql: str) -> None:
+def test_columns_in_conditions_or_only_counted_are_no_source(sql: str) -> None:
     (column,) = lineage(sql).by_position
     assert column.sources == frozenset()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT ascii(substr(name, 1, 1)) AS code FROM customers",
+        "SELECT get_byte(convert_to(email, 'UTF8'), 0) AS code FROM customers",
+        "SELECT length(split_part(email, 'a', 1)) AS first_a FROM customers",
+        "SELECT min(name) AS first FROM customers",
+    ],
+)
+def test_a_number_from_a_columns_letters_or_a_measure_of_a_part_of_it_comes_from_it(
+    sql: str,
+) -> None:
+    (column,) = lineage(sql).by_position
+    assert column.sources == {"customers." + ("email" if "email" in sql else "name")}
+
+
+@pytest.mark.parametrize(
+    ("sql", "unchanged"),
+    [
+        ("SELECT c FROM customers c", True),
+        ("SELECT customers FROM customers", True),
+        ("SELECT row_to_json(c) FROM customers c", True),
+        ("SELECT json_agg(c) FROM customers c", True),
+        ("SELECT c::text FROM customers c", False),
+        ("SELECT (c.*)::text FROM customers c", False),
+        ("SELECT replace(row_to_json(c)::text, 'name', 'x') FROM customers c", False),
+        ("SELECT s FROM (SELECT * FROM customers) s", False),
+        ("SELECT l.r FROM customers c, LATERAL (SELECT c AS r) l", True),
+    ],
+)
+def test_a_tables_name_as_a_value_is_its_whole_row(sql: str, unchanged: bool) -> None:
+    (column,) = lineage(sql).by_position
+    assert column.whole_row and column.sources == {"customers.*"}
+    assert column.unchanged is unchanged
+
+
+def test_a_subquerys_whole_row_comes_from_its_columns() -> None:
+    """Its JSON keys are the subquery's names (``a``), not the table's."""
+    (column,) = lineage(
+        "SELECT row_to_json(x) FROM (SELECT name AS a FROM customers) x"
+    ).by_position
+    assert column.sources == {"customers.name"} and not column.unchanged
+
+
+def test_whole_rows_only_in_the_dialects_that_have_them() -> None:
+    """In MySQL a column may share its table's name; it is that column."""
+    mysql = sqlglot.parse_one("SELECT status FROM status", read="mysql")
+    found = result_lineage(mysql, whole_rows=False)
+    assert found is not None
+    assert [set(c.sources) for c in found.by_position] == [{"status.status"}]
 
 
 def test_after_a_star_over_a_table_columns_are_known_by_name() -> None:
