@@ -31,8 +31,9 @@ class ColumnPlan:
     lenient: bool = False
     """Scan with every validated match counted: the column is known to hold identifiers."""
     derived: bool = False
-    """Computed from the entity's values (``substr(iban, 3, 2)``): masked whole, never
-    partially, as a partial mask of a fragment shows the part it keeps of the fragment."""
+    """Computed from the entity's values (``substr(iban, 3, 2)``): masked whole by the
+    entity's placeholder (``Operators.apply``); in a nested value, every leaf that no key
+    names."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class ColumnClassifier:
         if entity is None or (own and origin.unchanged):
             return None
         if is_nested_type(column.type):
-            return ColumnPlan("json", entity, "lineage")
+            return ColumnPlan("json", entity, "lineage", derived=not origin.unchanged)
         if not origin.unchanged:
             return ColumnPlan("entity", entity, "lineage", derived=True)
         if is_string_type(column.type):

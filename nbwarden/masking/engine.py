@@ -395,7 +395,7 @@ class _Session:
         self, name: str, column: pa.ChunkedArray, plan: ColumnPlan, findings: _Findings
     ) -> pa.ChunkedArray | pa.Array:
         if plan.kind == "json" and not is_string_type(column.type):
-            return self._mask_nested(name, column, findings)
+            return self._mask_nested(name, column, plan, findings)
         encoded = pc.dictionary_encode(_as_strings(column).combine_chunks())
         uniques: list[str] = encoded.dictionary.to_pylist()
         self._column_unmasked = name in self.unmask_columns
@@ -502,10 +502,12 @@ class _Session:
             for whole in wholes:
                 self.known_name_tokens.update(whole.name_words)
 
-    def _whole(self, entity: str, value: str) -> _Value:
-        """The outcome of one value known to be ``entity`` as a whole."""
-        whole = self.masker.whole_values(entity, [value])[0]
-        self._remember_wholes(entity, [whole])
+    def _whole(self, entity: str, value: str, derived: bool = False) -> _Value:
+        """The outcome of one value known to be ``entity`` as a whole (``derived``: computed
+        from the entity's values, ``ColumnPlan.derived``)."""
+        whole = self.masker.whole_values(entity, [value], derived)[0]
+        if not derived:
+            self._remember_wholes(entity, [whole])
         return whole.masked if self._masks(entity) else whole.shown
 
     def _scan(self, uniques: Sequence[str | None], lenient: bool = False) -> list[_Value]:
@@ -654,12 +656,15 @@ class _Session:
                 outcomes.append(_Value(masked, tuple(found), tuple(entities)))
         return outcomes
 
-    def _mask_nested(self, name: str, column: pa.ChunkedArray, findings: _Findings) -> pa.Array:
+    def _mask_nested(
+        self, name: str, column: pa.ChunkedArray, plan: ColumnPlan, findings: _Findings
+    ) -> pa.Array:
         self._column_unmasked = name in self.unmask_columns
         masked_documents: list[Any] = []
         changed_rows: list[int] = []
         column_counts = findings.column_findings.setdefault(name, Counter())
-        results = _JsonBatch(self).mask(column.to_pylist())
+        derived_entity = plan.entity if plan.derived else None
+        results = _JsonBatch(self, derived_entity).mask(column.to_pylist())
         for row, (masked, found, entities) in enumerate(results):
             masked_documents.append(masked)
             for entity, identifier in found:
@@ -702,18 +707,21 @@ def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 _Leaf = tuple[str, str | None, str]
-"""How to mask one JSON leaf: ("whole", entity, text), ("text", None, text) or
-("scan", None, text)."""
+"""How to mask one JSON leaf: ("whole", entity, text), ("derived", entity, text),
+("text", None, text) or ("scan", None, text)."""
 
 
 class _JsonBatch:
     """Masks the leaves of many JSON documents in one batch; object keys act as
     column-name hints. Documents are walked twice in the same order: once to collect
-    the leaves, once to rebuild them with the masked leaves."""
+    the leaves, once to rebuild them with the masked leaves. ``derived_entity``: the
+    documents were computed from that entity's values (an array of an address's letters),
+    so every leaf that no key names is masked whole as it."""
 
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: _Session, derived_entity: str | None = None) -> None:
         self.session = session
         self.profile = session.profile
+        self.derived_entity = derived_entity
 
     def mask(self, documents: list[Any]) -> list[tuple[Any, list[tuple[str, str]], list[str]]]:
         leaves: list[_Leaf] = []
@@ -734,6 +742,8 @@ class _JsonBatch:
         hint = hinted_entity(self.profile, key) if key else None
         if hint:
             return ("whole", hint, str(node))
+        if self.derived_entity:
+            return ("derived", self.derived_entity, str(node))
         if not isinstance(node, str):
             return None
         if (key and is_free_text_name(self.profile, key)) or len(node.split()) >= 3:
@@ -757,8 +767,8 @@ class _JsonBatch:
         texts = [i for i, leaf in enumerate(leaves) if leaf[0] == "text"]
         scans = [i for i, leaf in enumerate(leaves) if leaf[0] == "scan"]
         for index, (kind, entity, text) in enumerate(leaves):
-            if kind == "whole" and entity:
-                outcomes[index] = self.session._whole(entity, text)
+            if kind in ("whole", "derived") and entity:
+                outcomes[index] = self.session._whole(entity, text, kind == "derived")
         batches = (
             (scans, self.session._scan([leaves[i][2] for i in scans])),
             (texts, self.session.free_texts([leaves[i][2] for i in texts])),

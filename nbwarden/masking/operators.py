@@ -46,10 +46,17 @@ class Operators:
         self._normalise = normalise
 
     def apply(self, entity: str, value: str, derived: bool = False) -> str:
-        """The replacement of ``value``; ``derived``: a value computed from the entity's
-        (a fragment, reversed), for which a partial mask becomes a pseudonym."""
+        """The replacement of ``value``. ``derived``: a value computed from the entity's
+        values (a fragment, a letter's code, reversed) gets the placeholder, unless the
+        entity is kept or redacted. A partial mask of a fragment shows what it keeps of
+        the fragment (an IBAN two characters at a time); a pseudonym is the same for
+        equal values, so an analyst who mixes known text into the same computation
+        (``substr('x' || email, 1, 1)``) would learn each letter's token and decode the
+        rest."""
         spec = self._profile.operator_for(entity)
-        if spec.type == "pseudonym" or (derived and spec.type == "partial"):
+        if derived and spec.type not in ("keep", "redact"):
+            return f"<{entity}>"
+        if spec.type == "pseudonym":
             return pseudonym(self._key, entity, self._normalise(entity, value))
         if spec.type == "partial":
             return partial(value, spec)

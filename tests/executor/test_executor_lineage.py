@@ -141,7 +141,7 @@ def test_the_same_transformation_through_a_cte_and_a_subquery(
         " SELECT * FROM (SELECT r AS shown FROM t ORDER BY id) s",
     )
     assert outcome.result is not None
-    assert all(row[0].startswith("EMAIL_ADDRESS_") for row in outcome.result["rows"])
+    assert [row[0] for row in outcome.result["rows"]] == ["<EMAIL_ADDRESS>"] * len(people)
 
 
 def test_the_same_transformation_in_a_lateral_subquery(
@@ -198,7 +198,7 @@ def test_an_iban_two_characters_at_a_time_stays_masked(
     outcome = run(gateway, f"SELECT {windows} FROM {TABLE} ORDER BY id")
     cells = [cell for row in rows_of(outcome) for cell in row]
     assert len(cells) == 11 * len(people)
-    assert all(cell.startswith("IBAN_CODE_") for cell in cells)
+    assert cells == ["<IBAN_CODE>"] * len(cells)
 
 
 def test_letter_codes_stay_masked_and_lengths_readable(
@@ -207,7 +207,7 @@ def test_letter_codes_stay_masked_and_lengths_readable(
     codes = ", ".join(f"ascii(substr(name, {i}, 1)) AS c{i}" for i in range(1, 8))
     outcome = run(gateway, f"SELECT {codes}, length(name) AS n FROM {TABLE} ORDER BY id")
     rows = rows_of(outcome)
-    assert all(str(cell).startswith("PERSON_") for row in rows for cell in row[:-1])
+    assert all(row[:-1] == ["<PERSON>"] * 7 for row in rows)
     assert [row[-1] for row in rows] == [len(person["name"]) for person in people]
 
 
@@ -235,13 +235,15 @@ def test_a_whole_row_as_json_is_masked_field_by_field(
     assert all(document["email"].startswith("EMAIL_ADDRESS_") for document in documents)
 
 
-def test_a_whole_row_in_duckdb_is_masked_by_its_fields(
+def test_whole_rows_and_letter_lists_in_duckdb(
     make_gateway: GatewayMaker, make_config: ConfigMaker, customers: list[dict[str, Any]]
 ) -> None:
-    """DuckDB gives ``c`` as a struct keyed by the column names; as text it is masked whole."""
+    """DuckDB gives ``c`` as a struct keyed by the column names (as text it is masked
+    whole) and ``string_split`` as a list."""
     gateway = make_gateway(make_config())
-    for select in ("c", "c::VARCHAR"):
+    for select in ("c", "c::VARCHAR", "string_split(email, '')", "string_split(name, '')"):
         outcome = run(gateway, f"SELECT {select} AS x FROM customers c ORDER BY id", "prod")
         shown = json.dumps(outcome.to_dict(), default=str)
-        assert sum(person["name"] in shown for person in customers) == 0, select
-        assert sum(person["email"] in shown for person in customers) == 0, select
+        for field in ("name", "email"):
+            forms = [form for person in customers for form in readable_forms(person[field])]
+            assert sum(form in shown for form in forms) == 0, f"{field} readable in {select}"
