@@ -16,7 +16,7 @@ customers c``, ``row_to_json(c)``, ``c::text``): such a column comes from ``cust
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlglot import exp
 from sqlglot.optimizer.scope import Scope, build_scope
@@ -63,9 +63,11 @@ class OutputColumn:
 @dataclass(frozen=True)
 class _Star:
     """``*`` or ``t.*`` over tables whose columns the lineage does not know: the result's
-    columns from here on are known by name only."""
+    columns from here on are known by name only. ``changed``: computed on (DuckDB's
+    ``upper(COLUMNS('name|email'))``, whose columns keep their sources' names)."""
 
     tables: tuple[str, ...]
+    changed: bool = False
 
 
 Outputs = list[OutputColumn | _Star]
@@ -79,6 +81,9 @@ class ResultLineage:
 
     by_position: tuple[OutputColumn, ...]
     by_name: dict[str, OutputColumn]
+    rest: OutputColumn | None = None
+    """What a column neither position nor name finds holds: unknown (None) after a ``*``,
+    computed from unknown sources after a ``_Star`` computed on."""
 
     def computed_from(self) -> list[str]:
         """The sources that some result column shows changed."""
@@ -89,7 +94,8 @@ class ResultLineage:
     def column(self, position: int, name: str) -> OutputColumn | None:
         if position < len(self.by_position):
             return self.by_position[position]
-        return self.by_name.get(name.lower())
+        found = self.by_name.get(name.lower())
+        return found or (replace(self.rest, name=name) if self.rest else None)
 
 
 def result_lineage(
@@ -110,9 +116,11 @@ def result_lineage(
         return None
     star = next((i for i, output in enumerate(outputs) if isinstance(output, _Star)), len(outputs))
     named = [output for output in outputs[star:] if isinstance(output, OutputColumn)]
+    changed = any(isinstance(output, _Star) and output.changed for output in outputs)
     return ResultLineage(
         tuple(output for output in outputs[:star] if isinstance(output, OutputColumn)),
         {output.name.lower(): output for output in named if output.name},
+        OutputColumn("", frozenset({UNKNOWN}), False) if changed else None,
     )
 
 
@@ -167,12 +175,35 @@ class _Lineage:
         outputs: Outputs = []
         for projection in select.selects:
             if isinstance(projection, exp.Star):
-                outputs += self._star(scope, None)
+                outputs += self._star_options(scope, projection, self._star(scope, None))
             elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
-                outputs += self._star(scope, projection.table)
+                expanded = self._star(scope, projection.table)
+                outputs += self._star_options(scope, projection.this, expanded)
+            elif projection.find(exp.Columns):
+                outputs.append(_Star((), changed=not isinstance(projection.unalias(), exp.Columns)))
             else:
                 outputs.append(self._projection(scope, projection))
         return outputs
+
+    def _star_options(self, scope: Scope, star: exp.Star, expanded: Outputs) -> Outputs:
+        """DuckDB's ``* EXCLUDE (...)``, ``* REPLACE (expr AS name)`` and ``* RENAME (a AS
+        b)``; a replaced column of a table whose columns the lineage does not know follows
+        the ``*``, found by name."""
+        excluded = {column.name.lower() for column in star.args.get("except_") or []}
+        renamed = {a.this.name.lower(): a.alias for a in star.args.get("rename") or []}
+        replaced = {
+            alias.alias.lower(): self._projection(scope, alias)
+            for alias in star.args.get("replace") or []
+        }
+        options: Outputs = []
+        for output in expanded:
+            if isinstance(output, OutputColumn) and output.name.lower() not in excluded:
+                key = output.name.lower()
+                output = replaced.pop(key, output)
+                options.append(replace(output, name=renamed.get(key, output.name)))
+            elif isinstance(output, _Star):
+                options.append(output)
+        return options + list(replaced.values())
 
     def _star(self, scope: Scope, alias: str | None) -> Outputs:
         expanded: Outputs = []

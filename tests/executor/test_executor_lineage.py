@@ -247,3 +247,22 @@ def test_whole_rows_and_letter_lists_in_duckdb(
         for field in ("name", "email"):
             forms = [form for person in customers for form in readable_forms(person[field])]
             assert sum(form in shown for form in forms) == 0, f"{field} readable in {select}"
+
+
+def test_duckdbs_star_options_and_columns_stay_masked(
+    make_gateway: GatewayMaker, make_config: ConfigMaker, customers: list[dict[str, Any]]
+) -> None:
+    """``REPLACE`` and ``COLUMNS`` name a computed column after its source: a pseudonym of
+    three letters under ``name`` could be decoded, as a placeholder it cannot."""
+    gateway = make_gateway(make_config())
+    for select, expected in (
+        ("* REPLACE (substr(name, 1, 3) AS name)", {"name": "<PERSON>"}),
+        ("substr(COLUMNS('name|email'), 1, 3)", {"name": "<PERSON>", "email": "<EMAIL_ADDRESS>"}),
+        ("COLUMNS('id|city'), reverse(email) AS x", {"x": "<EMAIL_ADDRESS>"}),
+    ):
+        outcome = run(gateway, f"SELECT {select} FROM customers c ORDER BY id LIMIT 5", "prod")
+        assert outcome.result is not None
+        columns = outcome.result["columns"]
+        for name, placeholder in expected.items():
+            position = columns.index(name)
+            assert [row[position] for row in rows_of(outcome)] == [placeholder] * 5, select

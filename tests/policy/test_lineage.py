@@ -6,7 +6,7 @@ import pytest
 import sqlglot
 
 from nbwarden.policy import PolicyEngine
-from nbwarden.policy.lineage import ResultLineage, result_lineage
+from nbwarden.policy.lineage import UNKNOWN, ResultLineage, result_lineage
 
 
 def lineage(sql: str) -> ResultLineage:
@@ -170,3 +170,34 @@ def test_a_sql_client_showing_personal_columns_changed_needs_approval(
     verdict = PolicyEngine().check_shell(command, is_personal=is_personal)
     assert ("shell.sql_transforms_personal_data" in verdict.rules) is flagged
     assert verdict.action == ("flag" if flagged else "allow")
+
+
+def duckdb_lineage(sql: str) -> ResultLineage:
+    found = result_lineage(sqlglot.parse_one(sql, read="duckdb"))
+    assert found is not None
+    return found
+
+
+def test_duckdbs_star_options_keep_columns_in_place() -> None:
+    """``EXCLUDE`` drops a column, ``RENAME`` renames it, ``REPLACE`` computes it anew."""
+    found = duckdb_lineage(
+        "SELECT * EXCLUDE (id) RENAME (x AS y) FROM (SELECT id, reverse(email) AS x, name FROM t) s"
+    )
+    assert [(c.name, set(c.sources)) for c in found.by_position] == [
+        ("y", {"t.email"}),
+        ("name", {"t.name"}),
+    ]
+    replaced = duckdb_lineage("SELECT * REPLACE (substr(iban, 3, 2) AS iban) FROM t")
+    column = replaced.column(4, "IBAN")
+    assert column is not None and column.sources == {"t.iban"} and not column.unchanged
+
+
+def test_columns_computed_by_duckdbs_columns_are_changed_from_unknown_sources() -> None:
+    """``substr(COLUMNS('iban'), 3, 2)`` is named ``iban``: its own name gives the entity."""
+    found = duckdb_lineage("SELECT substr(COLUMNS('iban|name'), 3, 2) FROM t")
+    column = found.column(0, "iban")
+    assert column is not None and column.sources == {UNKNOWN} and not column.unchanged
+    plain = duckdb_lineage("SELECT COLUMNS('iban'), reverse(email) AS x FROM t")
+    assert plain.column(0, "iban") is None
+    x = plain.column(1, "x")
+    assert x is not None and x.sources == {"t.email"}
