@@ -16,7 +16,7 @@ from nbwarden.caches import BoundedCache
 from nbwarden.masking.profile import Profile
 from nbwarden.masking.scanner import Span, TextScanner
 
-Kind = Literal["entity", "free_text", "json", "row", "scan", "skip"]
+Kind = Literal["entity", "free_text", "json", "row", "scan", "skip", "statistic"]
 
 NER_SAMPLE = 30
 PLAN_CACHE_ENTRIES = 1024

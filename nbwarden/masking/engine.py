@@ -340,6 +340,7 @@ class _Session:
         self._column_unmasked = False
         self._values_read = True
         self._name_words_read = True
+        self._statistics_key: int | None = None
 
     def mask(self, table: pa.Table) -> MaskResult:
         if len(self.plans) < table.num_columns:
@@ -351,6 +352,10 @@ class _Session:
             if self.plans[index].kind == "skip":
                 continue
             name = table.column_names[index]
+            if self._statistics_key is not None and self.plans[index].kind == "statistic":
+                keys = table.column(self._statistics_key)
+                columns[index] = self._mask_statistics(name, table.column(index), keys, findings)
+                continue
             columns[index] = self._mask_column(
                 name, table.column(index), self.plans[index], findings
             )
@@ -359,8 +364,11 @@ class _Session:
     def _plan(self, table: pa.Table) -> None:
         classifier = self.masker.classifier
         unplanned = []
+        self._statistics_key = self._find_statistics_key(table.column_names)
         for index, name in enumerate(table.column_names):
-            if index not in self.plans:
+            if self._statistics_key is not None and name.lower() in self.profile.statistics.values:
+                self.plans[index] = ColumnPlan("statistic", None, "statistics")
+            elif index not in self.plans:
                 origin = self.origins.get(name)
                 plan = origin and classifier.origin_plan(name, table.column(index), origin)
                 plan = plan or classifier.known_plan(name, table.column(index))
@@ -374,7 +382,42 @@ class _Session:
             self.plans[index] = classifier.plan(table.column_names[index], table.column(index))
         kinds = {plan.kind for plan in self.plans.values()}
         self._values_read = bool(kinds & {"scan", "json"})
-        self._name_words_read = bool(kinds & {"free_text", "json", "row"})
+        self._name_words_read = bool(kinds & {"free_text", "json", "row", "statistic"})
+
+    def _find_statistics_key(self, names: list[str]) -> int | None:
+        """The key column of column statistics (``Profile.statistics``), if this is one."""
+        statistics = self.profile.statistics
+        keys = [index for index, name in enumerate(names) if name.lower() in statistics.keys]
+        if len(keys) == 1 and any(name.lower() in statistics.values for name in names):
+            return keys[0]
+        return None
+
+    def _mask_statistics(
+        self, name: str, column: pa.ChunkedArray, keys: pa.ChunkedArray, findings: _Findings
+    ) -> pa.Array:
+        """A statistics value (``SUMMARIZE``'s ``min``, ``pg_stats``' ``histogram_bounds``)
+        holds values of the column its row's key names: masked as that column's entity
+        (its placeholder: an aggregate of its values), else scanned as free text, since
+        one statistics column mixes the values of every column."""
+        values = _as_strings(column).to_pylist()
+        entities = [
+            hinted_entity(self.profile, key) if key else None
+            for key in _as_strings(keys).to_pylist()
+        ]
+        outcomes = self.free_texts(
+            [None if e else v for v, e in zip(values, entities, strict=True)]
+        )
+        for row, (value, entity) in enumerate(zip(values, entities, strict=True)):
+            if entity and value is not None:
+                outcomes[row] = self._whole(entity, value, derived=True)
+        self._record(name, outcomes, [1] * len(outcomes), findings)
+        changed = [row for row, outcome in enumerate(outcomes) if outcome.replacement is not None]
+        if changed:
+            findings.masked_cells[name] = changed
+        shown = zip(outcomes, values, strict=True)
+        return pa.array(
+            [o.replacement if o.replacement is not None else v for o, v in shown], pa.string()
+        )
 
     def _prefetch_candidates(self, table: pa.Table, indices: list[int]) -> None:
         """Prefilter the distinct values of the columns to classify in one call: RE2
@@ -695,7 +738,15 @@ def _people(spans: list[Span]) -> list[Span]:
     return [span for span in spans if span.entity == PERSON]
 
 
-_PLAN_ORDER = {"entity": 0, "scan": 1, "skip": 2, "json": 3, "free_text": 4, "row": 4}
+_PLAN_ORDER = {
+    "entity": 0,
+    "scan": 1,
+    "skip": 2,
+    "json": 3,
+    "free_text": 4,
+    "row": 4,
+    "statistic": 4,
+}
 
 
 def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:

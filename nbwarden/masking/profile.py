@@ -86,6 +86,16 @@ class NameLists:
     """Towns and cities, which NER takes for people (``Güssing``)."""
 
 
+@dataclass(frozen=True)
+class StatisticsColumns:
+    """A result of column statistics (DuckDB's ``SUMMARIZE``, PostgreSQL's ``pg_stats``)
+    has one row per column: ``keys`` name the column that says which (``column_name``),
+    ``values`` the columns that hold that column's values (``min``, ``histogram_bounds``)."""
+
+    keys: frozenset[str] = frozenset()
+    values: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True, eq=False)
 class Profile:
     name: str
@@ -104,6 +114,7 @@ class Profile:
     """Entity types that describe many people (a postcode): never recorded as subjects."""
     phone_regions: tuple[str, ...] = ()
     language: str = "en"
+    statistics: StatisticsColumns = StatisticsColumns()
 
     def operator_for(self, entity: str) -> OperatorSpec:
         return self.operators.get(entity) or self.operators["default"]
@@ -175,6 +186,10 @@ def parse_profile(raw: dict[str, Any], base: Path | None = None) -> Profile:
         not_subjects=frozenset(str(entity) for entity in raw.get("not_subjects", [])),
         phone_regions=regions,
         language=str(raw.get("language", "en")),
+        statistics=StatisticsColumns(
+            frozenset(str(k).lower() for k in (raw.get("statistics") or {}).get("keys", [])),
+            frozenset(str(v).lower() for v in (raw.get("statistics") or {}).get("values", [])),
+        ),
     )
 
 

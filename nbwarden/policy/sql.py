@@ -130,6 +130,7 @@ class SqlAnalyzer:
         self.read_only_pragmas = pack.names("sql.unrecognized_statement", "read_only_pragmas")
         self.credential_tables = pack.names("sql.credential_read", "tables")
         self.credential_functions = pack.names("sql.credential_read", "functions")
+        self.statistics_tables = pack.names("sql.statistics_read", "tables")
         self.admin_functions = pack.names("sql.alter_system", "functions")
         self.write_functions = pack.names("sql.write", "functions")
         self.query_functions = pack.names("sql.dynamic_sql", "query_functions")
@@ -290,8 +291,11 @@ class SqlAnalyzer:
                 findings.statement_types[_statement_type(node)] = None
         for function in nodes.functions:
             self._judge_function(function, ctx, findings)
-        if any(_table_name(t).lower() in self.credential_tables for t in nodes.tables):
+        table_names = {_table_name(table).lower() for table in nodes.tables}
+        if table_names & self.credential_tables:
             findings.hit("sql.credential_read")
+        if table_names & self.statistics_tables:
+            findings.hit("sql.statistics_read")
         if ctx.dialect == "duckdb" and any(_is_file(table) for table in nodes.tables):
             findings.hit("sql.server_file_access")
         if any(_is_federated(prop) for prop in nodes.properties):

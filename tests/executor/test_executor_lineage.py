@@ -266,3 +266,33 @@ def test_duckdbs_star_options_and_columns_stay_masked(
         for name, placeholder in expected.items():
             position = columns.index(name)
             assert [row[position] for row in rows_of(outcome)] == [placeholder] * 5, select
+
+
+def test_summarize_shows_no_personal_value(
+    make_gateway: GatewayMaker, make_config: ConfigMaker, customers: list[dict[str, Any]]
+) -> None:
+    """DuckDB's ``SUMMARIZE``: each column's ``min`` and ``max`` in one row per column."""
+    gateway = make_gateway(make_config())
+    for sql in ("SUMMARIZE customers", "SUMMARIZE SELECT reverse(name) AS name FROM customers"):
+        outcome = run(gateway, sql, "prod")
+        shown = json.dumps(rows_of(outcome))
+        for field in ("name", "email"):
+            forms = [form for person in customers for form in readable_forms(person[field])]
+            assert sum(form in shown for form in forms) == 0, f"{field} readable in {sql}"
+    ids = run(gateway, "SUMMARIZE SELECT id FROM customers", "prod")
+    assert [row[2:4] for row in rows_of(ids)] == [["1", str(len(customers))]]
+
+
+def test_a_catalog_of_column_statistics_needs_approval(
+    gateway: Gateway, people: list[dict[str, Any]]
+) -> None:
+    """``pg_stats`` holds sample values of every column of every table."""
+    request = ExecuteRequest(
+        kind="sql",
+        target="pg",
+        code=f"SELECT attname, histogram_bounds FROM pg_stats WHERE tablename = '{TABLE}'",
+        purpose="lineage test",
+    )
+    outcome = asyncio.run(gateway.execute(request, ALICE))
+    assert outcome.status == "pending" and outcome.verdict is not None
+    assert outcome.verdict["rules"] == ["sql.statistics_read"]

@@ -129,3 +129,41 @@ def test_a_columns_own_name_decides_before_its_origin(masker: Masker) -> None:
     table = pa.table({"phone": ["+49 30 901820"]})
     masked = masker.mask_table(table, origins={"phone": EMAIL})
     assert masked.entity_counts == {"PHONE_NUMBER": 1}
+
+
+def test_column_statistics_are_masked_as_the_column_each_row_names(masker: Masker) -> None:
+    """DuckDB's ``SUMMARIZE``: one row per column, its ``min`` and ``max`` that column's
+    values. A hinted column's are its entity's placeholder; another text column's are
+    scanned as free text; numbers stay."""
+    fake = Faker()
+    Faker.seed(11)
+    names = sorted(fake.name() for _ in range(2))
+    emails = sorted(fake.email() for _ in range(2))
+    table = pa.table(
+        {
+            "column_name": ["id", "name", "email", "customer"],
+            "column_type": ["INTEGER", "VARCHAR", "VARCHAR", "VARCHAR"],
+            "min": ["1", names[0], emails[0], f"Mr {names[0]}"],
+            "max": ["20", names[1], emails[1], f"Mr {names[1]}"],
+            "count": [20, 20, 20, 20],
+        }
+    )
+    masked = masker.mask_table(table)
+    rows = masked.table.to_pylist()
+    assert [(row["min"], row["max"]) for row in rows[:3]] == [
+        ("1", "20"),
+        ("<PERSON>", "<PERSON>"),
+        ("<EMAIL_ADDRESS>", "<EMAIL_ADDRESS>"),
+    ]
+    assert not any(name in rows[3]["min"] + rows[3]["max"] for name in names)
+    assert masked.table.column("column_name").to_pylist() == table.column("column_name").to_pylist()
+    assert masked.column_findings["min"]["PERSON"] == 2
+
+
+def test_pg_stats_histograms_are_masked_as_the_column_each_row_names(masker: Masker) -> None:
+    fake = Faker()
+    Faker.seed(12)
+    bounds = "{" + ",".join(f'"{fake.name()}"' for _ in range(5)) + "}"
+    table = pa.table({"attname": ["id", "name"], "histogram_bounds": ["{1,2,3}", bounds]})
+    shown = masker.mask_table(table).table.column("histogram_bounds").to_pylist()
+    assert shown == ["{1,2,3}", "<PERSON>"]
