@@ -64,9 +64,13 @@ def gateway(make_gateway: GatewayMaker, make_config: ConfigMaker, postgres_url: 
     return make_gateway(make_config(extra_connections={"pg": {"url": postgres_url}}))
 
 
+def submit(gateway: Gateway, code: str, target: str = "pg", kind: str = "sql") -> Outcome:
+    request = ExecuteRequest(kind=kind, target=target, code=code, purpose="lineage test")
+    return asyncio.run(gateway.execute(request, ALICE))
+
+
 def run(gateway: Gateway, sql: str, target: str = "pg") -> Outcome:
-    request = ExecuteRequest(kind="sql", target=target, code=sql, purpose="lineage test")
-    outcome = asyncio.run(gateway.execute(request, ALICE))
+    outcome = submit(gateway, sql, target)
     assert outcome.status == "ok", outcome.error
     return outcome
 
@@ -174,13 +178,8 @@ def test_a_sql_client_in_a_shell_cell_that_changes_personal_columns_waits_for_ap
 ) -> None:
     """Its output is masked as text, where a reversed address is no longer one."""
     gateway = make_gateway(make_config())
-    request = ExecuteRequest(
-        kind="shell",
-        target="local",
-        code=f'psql -c "SELECT reverse(email) FROM {TABLE} LIMIT 5"',
-        purpose="lineage test",
-    )
-    outcome = asyncio.run(gateway.execute(request, ALICE))
+    code = f'psql -c "SELECT reverse(email) FROM {TABLE} LIMIT 5"'
+    outcome = submit(gateway, code, "local", "shell")
     assert outcome.status == "pending" and outcome.verdict is not None
     assert "shell.sql_transforms_personal_data" in outcome.verdict["rules"]
 
@@ -287,12 +286,7 @@ def test_a_catalog_of_column_statistics_needs_approval(
     gateway: Gateway, people: list[dict[str, Any]]
 ) -> None:
     """``pg_stats`` holds sample values of every column of every table."""
-    request = ExecuteRequest(
-        kind="sql",
-        target="pg",
-        code=f"SELECT attname, histogram_bounds FROM pg_stats WHERE tablename = '{TABLE}'",
-        purpose="lineage test",
-    )
-    outcome = asyncio.run(gateway.execute(request, ALICE))
+    sql = f"SELECT attname, histogram_bounds FROM pg_stats WHERE tablename = '{TABLE}'"
+    outcome = submit(gateway, sql)
     assert outcome.status == "pending" and outcome.verdict is not None
     assert outcome.verdict["rules"] == ["sql.statistics_read"]
