@@ -99,17 +99,22 @@ class ResultLineage:
 
 
 def result_lineage(
-    statement: exp.Expr, root: Scope | None = None, whole_rows: bool = True
+    statement: exp.Expr,
+    root: Scope | None = None,
+    whole_rows: bool = True,
+    column_sets: bool = True,
 ) -> ResultLineage | None:
     """The lineage of a query's result; None for a statement that is no query or that the
     lineage cannot follow. ``root``: the statement's root scope, when the caller has it;
     ``whole_rows``: whether a table's name used as a value is its whole row (see
-    ``WHOLE_ROW_DIALECTS``)."""
+    ``WHOLE_ROW_DIALECTS``); ``column_sets``: whether the statement may hold DuckDB's
+    ``COLUMNS(...)`` (a caller that knows it holds none saves a walk of each column)."""
     if not isinstance(statement, exp.Query):
         return None
     try:
         root = root or build_scope(statement)
-        outputs = _Lineage(whole_rows).outputs(root) if root is not None else None
+        lineage = _Lineage(whole_rows, column_sets)
+        outputs = lineage.outputs(root) if root is not None else None
     except Exception:  # sqlglot cannot scope every statement it parses: no lineage
         return None
     if outputs is None:
@@ -125,9 +130,10 @@ def result_lineage(
 
 
 class _Lineage:
-    def __init__(self, whole_rows: bool) -> None:
+    def __init__(self, whole_rows: bool, column_sets: bool) -> None:
         self._outputs: dict[int, Outputs | None] = {}
         self._whole_rows = whole_rows
+        self._column_sets = column_sets
 
     def outputs(self, scope: Scope) -> Outputs | None:
         key = id(scope)
@@ -179,7 +185,7 @@ class _Lineage:
             elif isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star):
                 expanded = self._star(scope, projection.table)
                 outputs += self._star_options(scope, projection.this, expanded)
-            elif projection.find(exp.Columns):
+            elif self._column_sets and projection.find(exp.Columns):
                 outputs.append(_Star((), changed=not isinstance(projection.unalias(), exp.Columns)))
             else:
                 outputs.append(self._projection(scope, projection))

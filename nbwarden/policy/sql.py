@@ -508,7 +508,8 @@ class SqlAnalyzer:
             findings.columns_read[column] = None
         if ctx.depth == 0 and scopes:
             whole_rows = ctx.dialect in WHOLE_ROW_DIALECTS
-            findings.result_lineage = result_lineage(stmt, scopes[-1], whole_rows)
+            column_sets = any(isinstance(f, exp.Columns) for f in nodes.functions)
+            findings.result_lineage = result_lineage(stmt, scopes[-1], whole_rows, column_sets)
             if findings.result_lineage is not None:
                 findings.computed_from.update(
                     dict.fromkeys(findings.result_lineage.computed_from())
