@@ -11,7 +11,9 @@ machine hits both alike); then nbwarden alone on 10,000 rows, and the 1,000,000-
 peak RSS, and structured-only cells/s. Also the leak rate of support tickets written in
 capitals beside the same tickets as written, the share of names readable in notes of
 wording the profile was not tuned for, and the share of paragraphs of real English prose
-(the docstrings of Python's standard library, which name few people) the masker changes.
+(the docstrings of Python's standard library, which name few people) the masker changes,
+and the share of values readable in a database client's table printed in a shell cell,
+masked as plain text beside masked as a table.
 ``--quick`` compares on 60 rows only.
 """
 
@@ -36,6 +38,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from faker import Faker
 
 from benchmarks.masking.faker_names import name_lists
 from benchmarks.masking.synthetic import Dataset, generate, generate_notes, generate_wide
@@ -287,6 +290,50 @@ def prose(engines: Engines, paragraphs: int) -> None:
         print(f"  {label:<14} paragraphs changed {changed / len(texts):6.1%} ({counts})")
 
 
+SHELL_FIELDS = ("name", "email", "phone", "postcode", "street", "iban")
+
+
+def shell_tables(engines: Engines, rows: int) -> None:
+    """What ``psql -c``, ``psql -At`` and ``mysql -e`` print in a shell cell, masked as
+    free text (``mask_text``) and with its tables found (``mask_output``)."""
+    fake = Faker("en_GB")
+    Faker.seed(8)
+    people = [
+        [
+            fake.name(),
+            fake.email(),
+            fake.phone_number(),
+            fake.postcode(),
+            fake.street_address().replace("\n", " "),
+            fake.iban(),
+        ]
+        for _ in range(rows)
+    ]
+    print(f"== a client's table in a shell cell ({rows} rows): values readable ==")
+    for label, text in (
+        ("psql", psql_aligned(people)),
+        ("psql -At", "\n".join("|".join(row) for row in people)),
+        ("mysql -e", "\n".join("\t".join(row) for row in [list(SHELL_FIELDS), *people])),
+    ):
+        for method in ("mask_text", "mask_output"):
+            masked = getattr(engines.masker, method)(text).text
+            shares = [
+                f"{field} {sum(row[i] in masked for row in people) / rows:5.1%}"
+                for i, field in enumerate(SHELL_FIELDS)
+            ]
+            print(f"  {label:<9} {method:<12} {', '.join(shares)}")
+
+
+def psql_aligned(rows: list[list[str]]) -> str:
+    widths = [max(map(len, column)) for column in zip(SHELL_FIELDS, *rows, strict=True)]
+
+    def line(cells: list[str] | tuple[str, ...]) -> str:
+        return " " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+
+    rule = "+".join("-" * (w + 2) for w in widths)
+    return "\n".join([line(SHELL_FIELDS), rule, *map(line, rows), f"({len(rows)} rows)"])
+
+
 def docstring_paragraphs(limit: int) -> list[str]:
     """Paragraphs of over 40 characters from the docstrings of the standard library's
     top-level modules, in file name order (the same on every machine with this Python)."""
@@ -362,6 +409,7 @@ def main() -> None:
         capitals(engines, 500)
         held_out(engines, 500)
         prose(engines, 1000)
+        shell_tables(engines, 200)
         million(rows=10_000)
     else:
         compare(engines, rows=200, rounds=3, repeats=5)
@@ -370,6 +418,7 @@ def main() -> None:
         capitals(engines, 2000)
         held_out(engines, 2000)
         prose(engines, 3000)
+        shell_tables(engines, 1000)
         million(rows=100_000)
 
 

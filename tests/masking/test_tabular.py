@@ -1,0 +1,134 @@
+"""Tables in a shell cell's output (``nbwarden.masking.tabular``) and their masking."""
+
+from __future__ import annotations
+
+import pytest
+from faker import Faker
+
+from nbwarden.masking import Masker
+from nbwarden.masking.tabular import TextTable, find_tables, render_blocks
+
+PSQL = """ id | name      | postcode
+----+-----------+----------
+  1 | Ann Lee   | SW1A 1AA
+  2 | Bo Stone  | M1 1AE
+(2 rows)
+"""
+
+MYSQL_BOX = """+----+----------+
+| id | name     |
++----+----------+
+|  1 | Ann Lee  |
+|  2 | Bo Stone |
++----+----------+"""
+
+
+def tables(text: str) -> list[TextTable]:
+    return [block for block in find_tables(text) if isinstance(block, TextTable)]
+
+
+def test_psqls_aligned_output_is_a_table_with_its_footer_as_text() -> None:
+    blocks = find_tables(PSQL)
+    assert isinstance(blocks[0], TextTable) and blocks[1:] == ["(2 rows)\n"]
+    table = blocks[0]
+    assert table.header == ["id", "name", "postcode"]
+    assert table.rows == [["1", "Ann Lee", "SW1A 1AA"], ["2", "Bo Stone", "M1 1AE"]]
+    lines = table.render([["1", "<PERSON>", "SW1****"], ["2", "<PERSON>", "M1 ***"]])
+    assert lines[1] == "----+----------+----------"
+    assert lines[2] == " 1  | <PERSON> | SW1****"
+
+
+@pytest.mark.parametrize(
+    ("text", "style", "header"),
+    [
+        (MYSQL_BOX, "boxed", ["id", "name"]),
+        ("id\tname\n1\tAnn Lee\n2\tBo Stone", "delimited", ["id", "name"]),
+        ("1|Ann Lee\n2|Bo Stone", "delimited", None),
+        ('id,name\n1,"Lee, Ann"\n2,Bo Stone', "delimited", ["id", "name"]),
+    ],
+)
+def test_client_formats_are_tables(text: str, style: str, header: list[str] | None) -> None:
+    (table,) = tables(text)
+    assert table.style == style and table.header == header
+    assert [row[1] for row in table.rows] == [
+        "Ann Lee" if "Lee," not in text else "Lee, Ann",
+        "Bo Stone",
+    ]
+    rendered = render_blocks([table.render(table.rows)])
+    assert tables(rendered)[0].rows == table.rows
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "total 8\ndrwxr-xr-x 2 root root 4096 Dec  6 10:00 data",
+        "Dear Ann, thanks.\nBest, Bo",
+        "one line | only",
+        "",
+    ],
+)
+def test_other_text_has_no_table(text: str) -> None:
+    assert tables(text) == []
+    assert render_blocks(list(find_tables(text))) == text
+
+
+@pytest.fixture(scope="module")
+def masker() -> Masker:
+    return Masker.for_profile(pseudonym_key=b"t" * 32)
+
+
+def people(count: int) -> list[dict[str, str]]:
+    fake = Faker("en_GB")
+    Faker.seed(21)
+    return [
+        {"name": fake.name(), "postcode": fake.postcode(), "iban": fake.iban()}
+        for _ in range(count)
+    ]
+
+
+def psql_output(rows: list[dict[str, str]]) -> str:
+    columns = list(rows[0])
+    widths = [max(len(c), *(len(r[c]) for r in rows)) for c in columns]
+    lines = [" " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("+".join("-" * (w + 2) for w in widths))
+    for row in rows:
+        lines.append(
+            " " + " | ".join(row[c].ljust(w) for c, w in zip(columns, widths, strict=True))
+        )
+    return "\n".join(lines) + f"\n({len(rows)} rows)\n"
+
+
+def test_a_tables_columns_are_masked_by_their_header(masker: Masker) -> None:
+    """As free text, the postcodes and IBAN prefixes would have no context; as a column
+    named ``postcode`` each is cut to its first three characters, like a query result."""
+    rows = people(20)
+    result = masker.mask_output(psql_output(rows))
+    assert sum(row["name"] in result.text for row in rows) == 0
+    assert sum(row["postcode"] in result.text for row in rows) == 0
+    assert sum(row["iban"] in result.text for row in rows) == 0
+    assert result.text.endswith("(20 rows)\n")
+    masked = tables(result.text)[0]
+    assert [row[1][:3] for row in masked.rows] == [row["postcode"][:3] for row in rows]
+    assert result.entity_counts["POSTAL_CODE"] == 20
+    assert {subject.column for subject in result.subjects} == {"name", "iban"}
+
+
+def test_a_column_no_entity_plans_is_masked_as_free_text(masker: Masker) -> None:
+    """A ``note`` column of short texts, most of them no name: scanned as free text, as
+    the same text outside a table would be."""
+    rows = people(10)
+    notes = [f"call back {row['name']}" if i % 4 == 0 else "ok" for i, row in enumerate(rows)]
+    text = "id|note\n" + "\n".join(f"{i}|{note}" for i, note in enumerate(notes))
+    masked = masker.mask_output(text).text
+    assert sum(row["name"] in masked for row in rows) == 0
+    assert masked.count("|ok") == notes.count("ok")
+
+
+def test_a_header_made_of_values_is_masked_as_text(masker: Masker) -> None:
+    """``psql``'s ``\\crosstabview`` turns values into column names."""
+    rows = people(2)
+    first, second = rows[0]["name"], rows[1]["name"]
+    text = f"city\t{first}\t{second}\nLeeds\t1\t2\nYork\t3\t4"
+    masked = masker.mask_output(text).text
+    assert first not in masked and second not in masked
+    assert masked.splitlines()[1] == "Leeds\t1\t2"
