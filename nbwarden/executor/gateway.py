@@ -399,6 +399,7 @@ class Gateway:
                 unmask_columns=auth.unmask_columns if auth else (),
                 unmask_entities=auth.unmask_entities if auth else (),
                 origins=origins,
+                name_hints=not describes_schema(plan.verdict),
             )
         except Exception:
             return self._finish(
@@ -581,6 +582,22 @@ def approval_service(
         mask_text=(lambda text: mask_text_or_withhold(masker, text)) if masker else None,
         predict_entity=(lambda name: hinted_entity(masker.profile, name)) if masker else None,
     )
+
+
+SCHEMA_STATEMENTS = frozenset({"SHOW", "DESCRIBE", "DESC", "PRAGMA"})
+SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master"})
+
+
+def describes_schema(verdict: Any) -> bool:
+    """Whether the cell's result describes the schema (``SHOW TABLES``, ``PRAGMA
+    table_info``, ``SELECT name FROM sqlite_master``): its ``name`` column holds the names
+    of tables and columns, so column names are no hints there. The values are still
+    masked by what they show."""
+    types = set(getattr(verdict, "statement_types", ()) or ())
+    tables = {str(t).lower() for t in getattr(verdict, "tables_read", ()) or ()}
+    if types and types <= SCHEMA_STATEMENTS:
+        return True
+    return types == {"SELECT"} and bool(tables) and tables <= SCHEMA_TABLES
 
 
 def column_origins(result_columns: list[str], verdict: Any) -> dict[str, ColumnOrigin]:

@@ -159,8 +159,11 @@ class Masker:
         unmask_columns: Iterable[str] = (),
         unmask_entities: Iterable[str] = (),
         origins: Mapping[str, ColumnOrigin] | None = None,
+        name_hints: bool = True,
     ) -> MaskResult:
-        return next(self.mask_batches([table_or_df], unmask_columns, unmask_entities, origins))
+        return next(
+            self.mask_batches([table_or_df], unmask_columns, unmask_entities, origins, name_hints)
+        )
 
     def mask_batches(
         self,
@@ -168,11 +171,19 @@ class Masker:
         unmask_columns: Iterable[str] = (),
         unmask_entities: Iterable[str] = (),
         origins: Mapping[str, ColumnOrigin] | None = None,
+        name_hints: bool = True,
     ) -> Iterator[MaskResult]:
         """Mask one result arriving in batches; column decisions are made on the first.
-        ``origins``: result column -> where its values come from (the query's lineage)."""
+        ``origins``: result column -> where its values come from (the query's lineage);
+        ``name_hints``: whether a column's name and its sources' names say what it holds
+        (not in a description of the schema, whose ``name`` column holds table names:
+        ``SHOW TABLES``)."""
         session = _Session(
-            self, frozenset(unmask_columns), frozenset(unmask_entities), dict(origins or {})
+            self,
+            frozenset(unmask_columns),
+            frozenset(unmask_entities),
+            dict(origins or {}),
+            name_hints=name_hints,
         )
         for batch in batches:
             yield _fail_closed(session.mask, _to_table(batch))
@@ -376,8 +387,10 @@ class _Session:
         unmask_entities: frozenset[str],
         origins: dict[str, ColumnOrigin] | None = None,
         free_text_default: bool = False,
+        name_hints: bool = True,
     ):
         self.masker = masker
+        self.name_hints = name_hints
         self.free_text_default = free_text_default
         """Mask a column as free text where no entity plans it: a table found in text."""
         self.origins = origins or {}
@@ -415,21 +428,23 @@ class _Session:
         classifier = self.masker.classifier
         unplanned = []
         self._statistics_key = self._find_statistics_key(table.column_names)
+        names = [name if self.name_hints else "" for name in table.column_names]
         for index, name in enumerate(table.column_names):
             if self._statistics_key is not None and name.lower() in self.profile.statistics.values:
                 self.plans[index] = ColumnPlan("statistic", None, "statistics")
             elif index not in self.plans:
-                origin = self.origins.get(name)
-                plan = origin and classifier.origin_plan(name, table.column(index), origin)
-                plan = plan or classifier.known_plan(name, table.column(index))
+                origin = self.origins.get(name) if self.name_hints else None
+                column = table.column(index)
+                plan = origin and classifier.origin_plan(names[index], column, origin)
+                plan = plan or classifier.known_plan(names[index], column)
                 if plan is None:
                     unplanned.append(index)
                 else:
                     self.plans[index] = plan
         if unplanned and table.num_rows <= CANDIDATE_CACHE_MAX_VALUES:
-            self._prefetch_candidates(table, unplanned)
+            self._prefetch_candidates(table, unplanned, names)
         for index in unplanned:
-            self.plans[index] = classifier.plan(table.column_names[index], table.column(index))
+            self.plans[index] = classifier.plan(names[index], table.column(index))
         if self.free_text_default:
             for index, plan in self.plans.items():
                 if plan.kind in ("scan", "skip") and not plan.lenient:
@@ -473,7 +488,7 @@ class _Session:
             [o.replacement if o.replacement is not None else v for o, v in shown], pa.string()
         )
 
-    def _prefetch_candidates(self, table: pa.Table, indices: list[int]) -> None:
+    def _prefetch_candidates(self, table: pa.Table, indices: list[int], names: list[str]) -> None:
         """Prefilter the distinct values of the columns to classify in one call: RE2
         compiles the patterns per call, which would otherwise dominate small results.
         A column named for an entity needs no candidates (it is masked whole), nor does
@@ -481,7 +496,7 @@ class _Session:
         arrays = [
             pc.unique(_as_strings(table.column(index)).combine_chunks())
             for index in indices
-            if not hinted_entity(self.profile, table.column_names[index])
+            if not hinted_entity(self.profile, names[index])
         ]
         if arrays:
             values = pc.unique(pa.concat_arrays(arrays))

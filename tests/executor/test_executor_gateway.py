@@ -409,3 +409,40 @@ def test_personal_data_in_the_purpose_and_notebook_is_masked_in_the_record(
     assert stored["notebook"].startswith("cases/complaint ")
     assert_no_raw(plain, gateway, [email])
     assert_no_raw(held, gateway, [email])
+
+
+@pytest.mark.parametrize(
+    ("code", "column", "expected"),
+    [
+        ("SHOW TABLES", "name", ["customers"]),
+        ("PRAGMA table_info('customers')", "name", ["id", "name", "email", "city"]),
+        ("DESCRIBE customers", "column_name", ["id", "name", "email", "city"]),
+    ],
+)
+def test_a_description_of_the_schema_shows_its_names(
+    make_gateway: GatewayMaker,
+    make_config: ConfigMaker,
+    customers: list[dict[str, Any]],
+    code: str,
+    column: str,
+    expected: list[str],
+) -> None:
+    """Its ``name`` column holds table and column names, not people's."""
+    outcome = run(make_gateway(make_config()), code)
+    assert outcome.status == "ok" and outcome.result is not None
+    position = outcome.result["columns"].index(column)
+    assert [row[position] for row in outcome.result["rows"]] == expected
+    assert outcome.result["entity_counts"] == {}
+
+
+def test_sqlites_catalog_shows_its_names(
+    make_gateway: GatewayMaker, make_config: ConfigMaker, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    database = tmp_path / "crm.sqlite"
+    with sqlite3.connect(database) as con:
+        con.execute("CREATE TABLE people (id INTEGER, name TEXT)")
+    gateway = make_gateway(make_config(extra_connections={"crm": {"url": f"sqlite:///{database}"}}))
+    outcome = run(gateway, "SELECT name FROM sqlite_master WHERE type = 'table'", target="crm")
+    assert outcome.result is not None and outcome.result["rows"] == [["people"]]
