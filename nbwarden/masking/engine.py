@@ -228,8 +228,9 @@ class Masker:
     ) -> list[str]:
         r"""The table's lines, masked; a header cell is masked as text too (``psql``'s
         ``\crosstabview`` makes headers of values)."""
-        names = table.header or [f"column_{index + 1}" for index in range(len(table.rows[0]))]
-        columns = [pa.array(column, pa.string()) for column in zip(*table.rows, strict=True)]
+        width = len(table.header or table.rows[0])
+        names = table.header or [f"column_{index + 1}" for index in range(width)]
+        columns = [pa.array([row[i] for row in table.rows], pa.string()) for i in range(width)]
         session = _Session(self, frozenset(), frozenset(), free_text_default=True)
         result = session.mask(pa.Table.from_arrays(columns, names=names))
         counts.update(result.entity_counts)
@@ -468,6 +469,7 @@ class _Session:
         holds values of the column its row's key names: masked as that column's entity
         (its placeholder: an aggregate of its values), else scanned as free text, since
         one statistics column mixes the values of every column."""
+        self._column_unmasked = name in self.unmask_columns
         values = _as_strings(column).to_pylist()
         entities = [
             hinted_entity(self.profile, key) if key else None

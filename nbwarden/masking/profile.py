@@ -186,11 +186,15 @@ def parse_profile(raw: dict[str, Any], base: Path | None = None) -> Profile:
         not_subjects=frozenset(str(entity) for entity in raw.get("not_subjects", [])),
         phone_regions=regions,
         language=str(raw.get("language", "en")),
-        statistics=StatisticsColumns(
-            frozenset(str(k).lower() for k in (raw.get("statistics") or {}).get("keys", [])),
-            frozenset(str(v).lower() for v in (raw.get("statistics") or {}).get("values", [])),
-        ),
+        statistics=_statistics_columns(raw.get("statistics") or {}),
     )
+
+
+def _statistics_columns(raw: dict[str, Any]) -> StatisticsColumns:
+    def names(key: str) -> frozenset[str]:
+        return frozenset(str(name).lower() for name in raw.get(key) or ())
+
+    return StatisticsColumns(names("keys"), names("values"))
 
 
 def _name_lists(raw: dict[str, Any], base: Path | None) -> NameLists:

@@ -111,10 +111,12 @@ def _delimited(lines: list[str], start: int) -> tuple[TextTable, int] | None:
     best: tuple[TextTable, int] | None = None
     for delimiter in _DELIMITERS:
         count = len(_fields(lines[start], delimiter))
+        if count < 2:
+            continue
         end = start + 1
         while end < len(lines) and lines[end] and len(_fields(lines[end], delimiter)) == count:
             end += 1
-        if count < 2 or end - start < _MIN_LINES[delimiter]:
+        if end - start < _MIN_LINES[delimiter]:
             continue
         if best is None or end > best[1]:
             rows = [_fields(line, delimiter) for line in lines[start:end]]

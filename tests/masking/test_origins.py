@@ -167,3 +167,14 @@ def test_pg_stats_histograms_are_masked_as_the_column_each_row_names(masker: Mas
     table = pa.table({"attname": ["id", "name"], "histogram_bounds": ["{1,2,3}", bounds]})
     shown = masker.mask_table(table).table.column("histogram_bounds").to_pylist()
     assert shown == ["{1,2,3}", "<PERSON>"]
+
+
+def test_an_approved_unmasking_of_a_statistics_column_shows_only_that_column(
+    masker: Masker,
+) -> None:
+    fake = Faker()
+    Faker.seed(13)
+    low, high = sorted(fake.name() for _ in range(2))
+    table = pa.table({"column_name": ["name"], "min": [low], "max": [high]})
+    masked = masker.mask_table(table, unmask_columns=("min",)).table.to_pylist()
+    assert masked == [{"column_name": "name", "min": low, "max": "<PERSON>"}]

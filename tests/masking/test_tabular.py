@@ -132,3 +132,8 @@ def test_a_header_made_of_values_is_masked_as_text(masker: Masker) -> None:
     masked = masker.mask_output(text).text
     assert first not in masked and second not in masked
     assert masked.splitlines()[1] == "Leeds\t1\t2"
+
+
+def test_a_box_with_no_rows_stays_as_it_was(masker: Masker) -> None:
+    text = "+----+\n| id |\n+----+\n+----+"
+    assert masker.mask_output(text).text == text
