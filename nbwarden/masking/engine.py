@@ -7,7 +7,7 @@ import re
 import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Any, TypeVar, cast
 
@@ -232,7 +232,12 @@ class Masker:
         names = table.header or [f"column_{index + 1}" for index in range(width)]
         columns = [pa.array([row[i] for row in table.rows], pa.string()) for i in range(width)]
         session = _Session(self, frozenset(), frozenset(), free_text_default=True)
-        result = session.mask(pa.Table.from_arrays(columns, names=names))
+        if table.style == "record":
+            result = session.mask_records(
+                [row[0] for row in table.rows], [row[1] for row in table.rows]
+            )
+        else:
+            result = session.mask(pa.Table.from_arrays(columns, names=names))
         counts.update(result.entity_counts)
         subjects.update(result.subjects)
         header = None
@@ -244,7 +249,7 @@ class Masker:
                 subjects.update(name.subjects)
         cells = [result.table.column(index).to_pylist() for index in range(len(names))]
         rows = [[cell or "" for cell in row] for row in zip(*cells, strict=True)]
-        return TextTable(header, rows, table.style, table.delimiter).render(rows)
+        return replace(table, header=header).render(rows)
 
     def clear_caches(self) -> None:
         """Forget cached validations and normalisations (benchmarks measure cold runs)."""
@@ -418,7 +423,8 @@ class _Session:
             name = table.column_names[index]
             if self._statistics_key is not None and self.plans[index].kind == "statistic":
                 keys = table.column(self._statistics_key)
-                columns[index] = self._mask_statistics(name, table.column(index), keys, findings)
+                column = table.column(index)
+                columns[index] = self._mask_by_row_keys(name, column, keys, findings, True)
                 continue
             columns[index] = self._mask_column(
                 name, table.column(index), self.plans[index], findings
@@ -462,13 +468,27 @@ class _Session:
             return keys[0]
         return None
 
-    def _mask_statistics(
-        self, name: str, column: pa.ChunkedArray, keys: pa.ChunkedArray, findings: _Findings
+    def mask_records(self, keys: list[str], values: list[str]) -> MaskResult:
+        """A record's fields (``psql -x``): each value masked as the column its key names."""
+        findings = _Findings()
+        key_column = pa.chunked_array([pa.array(keys, pa.string())])
+        value_column = pa.chunked_array([pa.array(values, pa.string())])
+        masked = self._mask_by_row_keys("value", value_column, key_column, findings, False)
+        return findings.result(pa.table({"key": key_column, "value": masked}))
+
+    def _mask_by_row_keys(
+        self,
+        name: str,
+        column: pa.ChunkedArray,
+        keys: pa.ChunkedArray,
+        findings: _Findings,
+        derived: bool,
     ) -> pa.Array:
-        """A statistics value (``SUMMARIZE``'s ``min``, ``pg_stats``' ``histogram_bounds``)
-        holds values of the column its row's key names: masked as that column's entity
-        (its placeholder: an aggregate of its values), else scanned as free text, since
-        one statistics column mixes the values of every column."""
+        """Values each of which belongs to the column its row's key names: a statistics
+        value (``SUMMARIZE``'s ``min``, ``pg_stats``' ``histogram_bounds``: ``derived``, an
+        aggregate, shown as the entity's placeholder) or a record's field. Masked as that
+        column's entity, else scanned as free text, since such a column mixes the values
+        of every column."""
         self._column_unmasked = name in self.unmask_columns
         values = _as_strings(column).to_pylist()
         entities = [
@@ -480,7 +500,7 @@ class _Session:
         )
         for row, (value, entity) in enumerate(zip(values, entities, strict=True)):
             if entity and value is not None:
-                outcomes[row] = self._whole(entity, value, derived=True)
+                outcomes[row] = self._whole(entity, value, derived)
         self._record(name, outcomes, [1] * len(outcomes), findings)
         changed = [row for row, outcome in enumerate(outcomes) if outcome.replacement is not None]
         if changed:
@@ -543,12 +563,14 @@ class _Session:
     ) -> None:
         column_counts = findings.column_findings.setdefault(name, Counter())
         subjects = findings.subjects
+        not_subjects = self.profile.not_subjects
         for outcome, count in zip(outcomes, counts, strict=True):
             if not outcome.found or count == 0:
                 continue
             for entity, identifier in outcome.found:
                 column_counts[entity] += count
-                subjects.add(entity, identifier, name)
+                if entity not in not_subjects:
+                    subjects.add(entity, identifier, name)
             for entity in outcome.masked_entities:
                 findings.entity_counts[entity] += count
 
@@ -783,7 +805,8 @@ class _Session:
             masked_documents.append(masked)
             for entity, identifier in found:
                 column_counts[entity] += 1
-                findings.subjects.add(entity, identifier, name)
+                if entity not in self.profile.not_subjects:
+                    findings.subjects.add(entity, identifier, name)
             findings.entity_counts.update(entities)
             if entities:
                 changed_rows.append(row)

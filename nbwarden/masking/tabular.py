@@ -1,7 +1,8 @@
-"""Tables in text: what database clients print in a shell cell (psql's aligned and
-unaligned output, the mysql client's boxes and tab-separated batches, CSV), found and
-rebuilt, so that the masker can mask them column by column with the header's names as
-column hints. Everything else stays plain text."""
+r"""Tables in text: what database clients print in a shell cell (psql's aligned, unaligned
+and expanded output, the mysql client's boxes, tab-separated batches and ``\G`` records,
+CSV), found and rebuilt, so that the masker can mask them column by column with the
+header's names as column hints, or a record's values by their keys. Everything else
+stays plain text."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Style = Literal["aligned", "boxed", "delimited"]
+Style = Literal["aligned", "boxed", "delimited", "record"]
 
 _ALIGNED_RULE = re.compile(r"-+(\+-+)*")
 _BOX_RULE = re.compile(r"\+(-+\+)+")
@@ -18,6 +19,8 @@ _HEADER_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _DELIMITERS = ("\t", "|", ",")
 _MIN_LINES = {"\t": 2, "|": 2, ",": 3}
 """Lines a delimited table needs, header included: two commas a line is common prose."""
+_RECORD_TITLE = re.compile(r"-\[ RECORD \d+ \]-*(\+-*)?|\*+ \d+\. row \*+")
+_RECORD_FIELD = re.compile(r"(\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\| ?|: ?))(.*)")
 
 
 @dataclass
@@ -28,11 +31,17 @@ class TextTable:
     rows: list[list[str]]
     style: Style
     delimiter: str = ""
+    prefixes: tuple[str, ...] = ()
+    """A record's lines up to each value (``name     | ``), its title line first."""
 
     def render(self, rows: list[list[str]]) -> list[str]:
         """The table's lines with ``rows`` (the masked cells) in place of its own."""
         if self.style == "delimited":
             return _render_delimited(self.header, rows, self.delimiter)
+        if self.style == "record":
+            fields = zip(self.prefixes[1:], rows, strict=True)
+            values = (f"{prefix}{value}" for prefix, (_, value) in fields)
+            return [self.prefixes[0], *values]
         return _render_padded(self.header or [], rows, self.style)
 
 
@@ -47,7 +56,12 @@ def find_tables(text: str) -> list[Block]:
     plain: list[str] = []
     index = 0
     while index < len(lines):
-        found = _aligned(lines, index) or _boxed(lines, index) or _delimited(lines, index)
+        found = (
+            _record(lines, index)
+            or _aligned(lines, index)
+            or _boxed(lines, index)
+            or _delimited(lines, index)
+        )
         if found is None:
             plain.append(lines[index])
             index += 1
@@ -65,6 +79,24 @@ def find_tables(text: str) -> list[Block]:
 def render_blocks(blocks: list[str | list[str]]) -> str:
     """Plain runs and rendered tables (their lines) back into one text."""
     return "\n".join(block if isinstance(block, str) else "\n".join(block) for block in blocks)
+
+
+def _record(lines: list[str], start: int) -> tuple[TextTable, int] | None:
+    r"""One record of psql's expanded output (``-x``: ``-[ RECORD 1 ]---``, then ``name |
+    Ann Lee``) or the mysql client's ``\G`` (``*** 1. row ***``, then ``name: Ann Lee``):
+    rows of (key, value)."""
+    if not _RECORD_TITLE.fullmatch(lines[start]):
+        return None
+    fields = []
+    end = start + 1
+    while end < len(lines) and (field := _RECORD_FIELD.fullmatch(lines[end])):
+        fields.append(field)
+        end += 1
+    if not fields:
+        return None
+    rows = [[field.group(2), field.group(3)] for field in fields]
+    prefixes = (lines[start], *(field.group(1) for field in fields))
+    return TextTable(None, rows, "record", prefixes=prefixes), end
 
 
 def _aligned(lines: list[str], start: int) -> tuple[TextTable, int] | None:

@@ -56,7 +56,13 @@ def client_command(url: str) -> str:
 @pytest.mark.mariadb
 @pytest.mark.parametrize(
     ("people_in", "option"),
-    [("postgres_url", "-c"), ("postgres_url", "-A -c"), ("mariadb_url", "-e")],
+    [
+        ("postgres_url", "-c"),
+        ("postgres_url", "-A -c"),
+        ("postgres_url", "-x -c"),
+        ("mariadb_url", "-e"),
+        ("mariadb_url", "-E -e"),
+    ],
     indirect=["people_in"],
 )
 def test_a_clients_table_is_masked_by_its_columns(

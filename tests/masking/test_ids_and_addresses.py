@@ -6,6 +6,7 @@ Every value is synthetic (Faker, python-stdnum check digits, or made up for the 
 
 from __future__ import annotations
 
+import json
 import random
 
 import pyarrow as pa
@@ -164,6 +165,15 @@ def test_a_postcode_column_keeps_its_area_and_names_no_subject(masker: Masker) -
     assert result.table.column("zip_file").to_pylist() == ["a.zip", "b.zip", "c.zip", "d.zip"]
     assert result.entity_counts == {"POSTAL_CODE": 8}
     assert not list(result.subjects)
+
+
+def test_a_postcode_in_json_names_no_subject_either(masker: Masker) -> None:
+    """Under a ``postcode`` key, as a struct or as JSON text, it was recorded as one."""
+    documents = [{"postcode": "SW1A 2AA", "city": "London"}]
+    for column in (pa.array(documents), pa.array([json.dumps(documents[0])])):
+        result = masker.mask_table(pa.table({"doc": column}))
+        assert result.entity_counts == {"POSTAL_CODE": 1}
+        assert not list(result.subjects)
 
 
 def test_a_cue_word_does_not_take_a_title_for_a_name_in_long_columns(masker: Masker) -> None:

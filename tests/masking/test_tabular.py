@@ -137,3 +137,23 @@ def test_a_header_made_of_values_is_masked_as_text(masker: Masker) -> None:
 def test_a_box_with_no_rows_stays_as_it_was(masker: Masker) -> None:
     text = "+----+\n| id |\n+----+\n+----+"
     assert masker.mask_output(text).text == text
+
+
+@pytest.mark.parametrize(
+    ("title", "separator"),
+    [("-[ RECORD 1 ]-------", " | "), ("*************************** 1. row ***", ": ")],
+)
+def test_a_records_fields_are_masked_by_their_keys(
+    masker: Masker, title: str, separator: str
+) -> None:
+    """``psql -x`` and the mysql client's ``\\G`` print one field a line, keyed by column."""
+    (person,) = people(1)
+    fields = {"id": "7", **person}
+    text = "\n".join([title, *(f"{key:<8}{separator}{value}" for key, value in fields.items())])
+    result = masker.mask_output(text)
+    lines = result.text.splitlines()
+    assert lines[0] == title and lines[1] == f"id      {separator}7"
+    assert lines[2].startswith(f"name    {separator}PERSON_")
+    assert lines[3].startswith(f"postcode{separator}{person['postcode'][:3]}*")
+    assert person["postcode"] not in result.text and person["iban"] not in result.text
+    assert {subject.entity_type for subject in result.subjects} == {"PERSON", "IBAN_CODE"}
