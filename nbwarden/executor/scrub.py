@@ -2,8 +2,9 @@
 
 Driver errors can carry the connection URL, the host and user, the statement with its
 literals, the bound parameters, and values from the data ("Key (email)=(...) already
-exists"). Only the driver's primary message line survives, with known value echoes
-redacted, credentials and URLs replaced, and anything left run through the masker.
+exists"). Only the driver's primary message line survives, with known value echoes and
+every number standing alone redacted, credentials and URLs replaced, and anything left
+run through the masker.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ _VALUE_ECHOES = (
     re.compile(r"(invalid input value for enum [\w.\"]+: )\"[^\"]*\""),
     re.compile(r"(value too long for type [^:]*)(:.*)?$"),
 )
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:(?:[.:\-]|[eE][+\-]?)\d+)*(?!\w)")
+"""A number, date or time standing alone. A database echoes values computed from the data
+(``make_date(2000, 1, ascii(substr(name, 1, 1)))``: "date field value out of range:
+2000-01-71"), a letter at a time; a number inside a name (``customers2``) stays."""
 
 
 def driver_message(exc: BaseException) -> str:
@@ -60,6 +65,7 @@ def scrub_message(
         cleaned = cleaned.replace(secret, "***")
     for pattern in _VALUE_ECHOES:
         cleaned = pattern.sub(lambda m: m.group(1) + REDACTED, cleaned)
+    cleaned = _NUMBER.sub(REDACTED, cleaned)
     if mask_text is None:
         return "the database reported an error (details withheld)"
     try:

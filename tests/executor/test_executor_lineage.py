@@ -269,3 +269,22 @@ def test_a_catalog_of_column_statistics_needs_approval(
     outcome = submit(gateway, sql)
     assert outcome.status == "pending" and outcome.verdict is not None
     assert outcome.verdict["rules"] == ["sql.statistics_read"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "make_date(2000, 1, ascii(substr(name, 1, 1)))",
+        "chr(ascii(substr(name, 1, 1)) + 2000000)",
+        "make_time(ascii(substr(name, 1, 1)), 0, 0)",
+    ],
+)
+def test_an_error_does_not_echo_a_letters_code(
+    gateway: Gateway, people: list[dict[str, Any]], value: str
+) -> None:
+    """PostgreSQL names the value it could not use: "date field value out of range:
+    2000-01-71", a name a letter at a time."""
+    outcome = submit(gateway, f"SELECT {value} FROM {TABLE} ORDER BY id")
+    assert outcome.status == "error" and outcome.error is not None
+    assert "<redacted>" in outcome.error
+    assert str(ord(people[0]["name"][0])) not in outcome.error

@@ -216,6 +216,13 @@ def test_scrub_removes_urls_secrets_and_echoed_values() -> None:
         assert secret not in cleaned
     mysql_echo = "Duplicate entry 'ann@example.org' for key 'email'"
     assert "ann@example.org" not in scrub_message(mysql_echo, [], str)
+    computed = "date field value out of range: 2000-01-71; codepoint 2000074, (74 * 100)"
+    assert scrub_message(computed, [], str) == (
+        "date field value out of range: <redacted>; codepoint <redacted>, (<redacted> * <redacted>)"
+    )
+    assert scrub_message('relation "sales_2024" or "t2" does not exist', [], str) == (
+        'relation "sales_2024" or "t2" does not exist'
+    )
     assert scrub_message("anything", [], None) == (
         "the database reported an error (details withheld)"
     )
