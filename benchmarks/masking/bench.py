@@ -31,7 +31,7 @@ import sysconfig
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -311,7 +311,7 @@ def shell_tables(engines: Engines, rows: int) -> None:
     ]
     print(f"== a client's table in a shell cell ({rows} rows): values readable ==")
     for label, text in (
-        ("psql", psql_aligned(people)),
+        ("psql", psql_aligned(SHELL_FIELDS, people)),
         ("psql -At", "\n".join("|".join(row) for row in people)),
         ("mysql -e", "\n".join("\t".join(row) for row in [list(SHELL_FIELDS), *people])),
     ):
@@ -324,14 +324,16 @@ def shell_tables(engines: Engines, rows: int) -> None:
             print(f"  {label:<9} {method:<12} {', '.join(shares)}")
 
 
-def psql_aligned(rows: list[list[str]]) -> str:
-    widths = [max(map(len, column)) for column in zip(SHELL_FIELDS, *rows, strict=True)]
+def psql_aligned(header: Sequence[str], rows: list[list[str]]) -> str:
+    """A table as psql prints it by default, written here apart from the parser that reads
+    it (``nbwarden.masking.tabular``)."""
+    widths = [max(map(len, column)) for column in zip(header, *rows, strict=True)]
 
-    def line(cells: list[str] | tuple[str, ...]) -> str:
+    def line(cells: Sequence[str]) -> str:
         return " " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
 
     rule = "+".join("-" * (w + 2) for w in widths)
-    return "\n".join([line(SHELL_FIELDS), rule, *map(line, rows), f"({len(rows)} rows)"])
+    return "\n".join([line(header), rule, *map(line, rows), f"({len(rows)} rows)"])
 
 
 def docstring_paragraphs(limit: int) -> list[str]:

@@ -228,15 +228,15 @@ class Masker:
     ) -> list[str]:
         r"""The table's lines, masked; a header cell is masked as text too (``psql``'s
         ``\crosstabview`` makes headers of values)."""
-        width = len(table.header or table.rows[0])
-        names = table.header or [f"column_{index + 1}" for index in range(width)]
-        columns = [pa.array([row[i] for row in table.rows], pa.string()) for i in range(width)]
         session = _Session(self, frozenset(), frozenset(), free_text_default=True)
         if table.style == "record":
             result = session.mask_records(
                 [row[0] for row in table.rows], [row[1] for row in table.rows]
             )
         else:
+            width = len(table.header or table.rows[0])
+            names = table.header or [f"column_{index + 1}" for index in range(width)]
+            columns = [pa.array([row[i] for row in table.rows], pa.string()) for i in range(width)]
             result = session.mask(pa.Table.from_arrays(columns, names=names))
         counts.update(result.entity_counts)
         subjects.update(result.subjects)
@@ -247,7 +247,7 @@ class Masker:
             for name in masked_header:
                 counts.update(name.entity_counts)
                 subjects.update(name.subjects)
-        cells = [result.table.column(index).to_pylist() for index in range(len(names))]
+        cells = [column.to_pylist() for column in result.table.columns]
         rows = [[cell or "" for cell in row] for row in zip(*cells, strict=True)]
         return replace(table, header=header).render(rows)
 

@@ -54,14 +54,12 @@ class Operators:
         (``substr('x' || email, 1, 1)``) would learn each letter's token and decode the
         rest."""
         spec = self._profile.operator_for(entity)
-        if derived and spec.type not in ("keep", "redact"):
-            return f"<{entity}>"
-        if spec.type == "pseudonym":
-            return pseudonym(self._key, entity, self._normalise(entity, value))
-        if spec.type == "partial":
-            return partial(value, spec)
-        if spec.type == "redact":
-            return ""
         if spec.type == "keep":
             return value
+        if spec.type == "redact":
+            return ""
+        if spec.type == "pseudonym" and not derived:
+            return pseudonym(self._key, entity, self._normalise(entity, value))
+        if spec.type == "partial" and not derived:
+            return partial(value, spec)
         return f"<{entity}>"

@@ -7,6 +7,7 @@ stays plain text."""
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -203,20 +204,10 @@ def _render_delimited(header: list[str] | None, rows: list[list[str]], delimiter
     lines = [header, *rows] if header else rows
     if delimiter != ",":
         return [delimiter.join(cells) for cells in lines]
-    rendered = []
-    for cells in lines:
-        buffer: list[str] = []
-        csv.writer(_Lines(buffer), lineterminator="").writerow(cells)
-        rendered.append("".join(buffer))
-    return rendered
+    return [_csv_line(cells) for cells in lines]
 
 
-class _Lines:
-    """A file-like target for ``csv.writer``."""
-
-    def __init__(self, buffer: list[str]) -> None:
-        self.buffer = buffer
-
-    def write(self, text: str) -> int:
-        self.buffer.append(text)
-        return len(text)
+def _csv_line(cells: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(cells)
+    return buffer.getvalue()

@@ -220,7 +220,7 @@ class _Lineage:
                 child = self.outputs(source)
                 expanded += child if child is not None else [_Star(())]
             else:
-                expanded.append(_Star((_table_name(node),)))
+                expanded.append(_Star((table_name(node),)))
         return expanded
 
     def _projection(self, scope: Scope, projection: exp.Expr) -> OutputColumn:
@@ -257,7 +257,7 @@ class _Lineage:
         unchanged = len(candidates) == 1
         for source in candidates:
             if isinstance(source, exp.Table):
-                sources.add(f"{_table_name(source)}.{column.name}")
+                sources.add(f"{table_name(source)}.{column.name}")
                 continue
             found, same = self._derived(source, column.name)
             sources |= found
@@ -268,7 +268,7 @@ class _Lineage:
         """``c``, ``c.*`` as a value: every column of source ``c``."""
         source = scope.sources[alias]
         if not isinstance(source, Scope):
-            return frozenset({f"{_table_name(source)}.{WHOLE_ROW}"}), True
+            return frozenset({f"{table_name(source)}.{WHOLE_ROW}"}), True
         outputs = self.outputs(source)
         if outputs is None:
             return self._function_arguments(source), False
@@ -336,26 +336,30 @@ def _names_a_row(scope: Scope, column: exp.Column, skip: Scope | None, bare: boo
 def _row_as_json_argument(node: exp.Expr) -> exp.Column | None:
     """The ``c`` of ``row_to_json(c)`` and the like: the row's values under its column
     names."""
-    if isinstance(node, exp.JSONArrayAgg):
-        argument = node.this
-    elif isinstance(node, exp.Anonymous) and str(node.this).lower() in _ROW_AS_JSON:
-        argument = node.expressions[0] if len(node.expressions) == 1 else None
-    else:
-        return None
+    argument = _first_argument(node, (exp.JSONArrayAgg,), _ROW_AS_JSON)
     return argument if isinstance(argument, exp.Column) else None
 
 
 def _is_measure(node: exp.Expr) -> bool:
     """A count or a length of columns (``count(DISTINCT email)``, ``length(name)``)."""
-    if isinstance(node, _MEASURES):
-        argument = node.this
-    elif isinstance(node, exp.Anonymous) and str(node.this).lower() in _MEASURE_NAMES:
-        argument = node.expressions[0] if node.expressions else None
-    else:
-        return False
+    argument = _first_argument(node, _MEASURES, _MEASURE_NAMES)
     if isinstance(argument, exp.Distinct):
         return all(isinstance(column, exp.Column) for column in argument.expressions)
     return isinstance(argument, exp.Column | exp.Star)
+
+
+def _first_argument(
+    node: exp.Expr, classes: tuple[type[exp.Expr], ...], names: frozenset[str]
+) -> exp.Expr | None:
+    """The first argument of ``node`` if it calls one of ``classes`` or a function sqlglot
+    does not know by one of ``names``."""
+    if isinstance(node, classes):
+        argument = node.this
+    elif isinstance(node, exp.Anonymous) and str(node.this).lower() in names:
+        argument = node.expressions[0] if node.expressions else None
+    else:
+        return None
+    return argument if isinstance(argument, exp.Expr) else None
 
 
 def _value_nodes(node: exp.Expr) -> Iterator[exp.Column | exp.Subquery]:
@@ -384,7 +388,8 @@ def _value_nodes(node: exp.Expr) -> Iterator[exp.Column | exp.Subquery]:
             yield from _value_nodes(part)
 
 
-def _table_name(table: exp.Expr) -> str:
+def table_name(table: exp.Expr) -> str:
+    """``schema.table`` as written; a derived table's alias."""
     if isinstance(table, exp.Table):
         return ".".join(part.name for part in table.parts)
     return table.alias_or_name

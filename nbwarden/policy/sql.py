@@ -21,7 +21,7 @@ from sqlglot.optimizer.scope import traverse_scope
 from sqlglot.optimizer.simplify import simplify
 
 from nbwarden.policy.errors import PolicyError
-from nbwarden.policy.lineage import WHOLE_ROW_DIALECTS, result_lineage
+from nbwarden.policy.lineage import WHOLE_ROW_DIALECTS, result_lineage, table_name
 from nbwarden.policy.rulepack import RulePack
 from nbwarden.policy.verdict import Findings
 
@@ -291,7 +291,7 @@ class SqlAnalyzer:
                 findings.statement_types[_statement_type(node)] = None
         for function in nodes.functions:
             self._judge_function(function, ctx, findings)
-        table_names = {_table_name(table).lower() for table in nodes.tables}
+        table_names = {table_name(table).lower() for table in nodes.tables}
         if table_names & self.credential_tables:
             findings.hit("sql.credential_read")
         if table_names & self.statistics_tables:
@@ -493,13 +493,13 @@ class SqlAnalyzer:
         written = _written_tables(nodes.writers)
         written_ids = {id(table) for table in written}
         for table in written:
-            findings.tables_written[_table_name(table)] = None
+            findings.tables_written[table_name(table)] = None
         for table in nodes.tables:
             if id(table) in written_ids or not isinstance(table.this, exp.Identifier):
                 continue
             if not table.args.get("db") and table.name.lower() in ctes:
                 continue
-            findings.tables_read[_table_name(table)] = None
+            findings.tables_read[table_name(table)] = None
         try:
             scopes = traverse_scope(stmt)
         except Exception:
@@ -709,10 +709,6 @@ def _written_tables(writers: Iterable[exp.Expr]) -> list[exp.Table]:
     return targets
 
 
-def _table_name(table: exp.Table) -> str:
-    return ".".join(part.name for part in table.parts)
-
-
 def _columns_read(
     stmt: exp.Expr, scopes: list[QueryScope] | None, schema: Schema | None, ctes: set[str]
 ) -> list[str]:
@@ -729,7 +725,7 @@ def _columns_read(
 
 def _scope_columns(scope: QueryScope, schema: Schema | None, ctes: set[str]) -> Iterator[str]:
     tables = {
-        alias: _table_name(source)
+        alias: table_name(source)
         for alias, source in scope.sources.items()
         if isinstance(source, exp.Table)
         and isinstance(source.this, exp.Identifier)
@@ -767,7 +763,7 @@ def _write_filter_columns(writers: Iterable[exp.Expr]) -> Iterator[str]:
         for part in parts:
             for column in part.find_all(exp.Column) if part is not None else ():
                 if column.table in own and column.find_ancestor(exp.Subquery) is None:
-                    yield f"{_table_name(target)}.{column.name}"
+                    yield f"{table_name(target)}.{column.name}"
 
 
 def _expand_star(table: str, schema: Schema | None) -> Iterator[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from faker import Faker
 
+from benchmarks.masking.bench import psql_aligned
 from nbwarden.masking import Masker
 from nbwarden.masking.tabular import TextTable, find_tables, render_blocks
 
@@ -87,15 +88,7 @@ def people(count: int) -> list[dict[str, str]]:
 
 
 def psql_output(rows: list[dict[str, str]]) -> str:
-    columns = list(rows[0])
-    widths = [max(len(c), *(len(r[c]) for r in rows)) for c in columns]
-    lines = [" " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines.append("+".join("-" * (w + 2) for w in widths))
-    for row in rows:
-        lines.append(
-            " " + " | ".join(row[c].ljust(w) for c, w in zip(columns, widths, strict=True))
-        )
-    return "\n".join(lines) + f"\n({len(rows)} rows)\n"
+    return psql_aligned(list(rows[0]), [list(row.values()) for row in rows]) + "\n"
 
 
 def test_a_tables_columns_are_masked_by_their_header(masker: Masker) -> None:
