@@ -33,8 +33,10 @@ CRASHING_WRITER = textwrap.dedent(
     store = ProvenanceStore(AuditConfig(path=Path(sys.argv[1]), key_file=Path(sys.argv[2])))
     execution_id = store.record_start(ExecutionStart(
         user="alice", kind="sql", target="prod", code_masked="SELECT 1", code_hash="ab" * 32))
-    subjects = [Subject("EMAIL_ADDRESS", email, "email") for email in sys.argv[3:]]
+    subjects = [Subject("EMAIL_ADDRESS", email, "email") for email in sys.argv[4:]]
     store.record_end(execution_id, ExecutionEnd(status="ok", subjects=subjects))
+    if sys.argv[3] == "folded":
+        store.stats()
     print(execution_id, flush=True)
     os._exit(0)
     """
@@ -42,7 +44,9 @@ CRASHING_WRITER = textwrap.dedent(
 
 
 def counts(store: ProvenanceStore) -> tuple[int, int]:
-    """(end records with pending lines, subject index rows), read without indexing."""
+    """(end records with pending lines, subject index rows), read without indexing, once
+    the journal is folded into the tables (as every read does first)."""
+    store.stats()
     con = store._db.cursor()
     try:
         pending = con.execute("SELECT count(subject_lines) FROM execution_ends").fetchone()
@@ -68,10 +72,12 @@ def record(store: ProvenanceStore, column: str = "email") -> str:
     return execution_id
 
 
-def crash_after_a_result(audit: AuditConfig) -> str:
-    """A gateway process that recorded a result and died before indexing its subjects."""
+def crash_after_a_result(audit: AuditConfig, left: str = "folded") -> str:
+    """A gateway process that recorded a result and died before indexing its subjects:
+    ``left`` ``"folded"`` into the DuckDB tables, or only in the ``"journal"``."""
+    arguments = [str(audit.path), str(audit.key_file), left, *EMAILS]
     child = subprocess.run(
-        [sys.executable, "-c", CRASHING_WRITER, str(audit.path), str(audit.key_file), *EMAILS],
+        [sys.executable, "-c", CRASHING_WRITER, *arguments],
         capture_output=True,
         text=True,
         check=True,
@@ -124,17 +130,19 @@ def test_a_column_name_that_would_not_split_back_is_indexed_at_once(
     assert store.verify().ok
 
 
+@pytest.mark.parametrize("left", ["folded", "journal"])
 def test_subjects_left_pending_by_a_crash_are_found_without_a_gateway(
-    audit: AuditConfig,
+    audit: AuditConfig, left: str
 ) -> None:
-    execution_id = crash_after_a_result(audit)
+    execution_id = crash_after_a_result(audit, left)
     with ProvenanceStore(audit, read_only=True) as reader:
         assert [e["execution_id"] for e in reader.dsar([(EMAIL, EMAILS[4])])] == [execution_id]
         assert reader.verify().ok
 
 
-def test_a_reopened_store_indexes_what_a_crash_left_pending(audit: AuditConfig) -> None:
-    execution_id = crash_after_a_result(audit)
+@pytest.mark.parametrize("left", ["folded", "journal"])
+def test_a_reopened_store_indexes_what_a_crash_left_pending(audit: AuditConfig, left: str) -> None:
+    execution_id = crash_after_a_result(audit, left)
     with ProvenanceStore(audit) as store:
         assert [e["execution_id"] for e in store.dsar([(EMAIL, EMAILS[0])])] == [execution_id]
         assert counts(store) == (0, len(EMAILS))

@@ -1,0 +1,147 @@
+"""The store's journal: chained records are durable here before they reach DuckDB.
+
+A record is durable once its line is written and synced (a fraction of a millisecond),
+not once DuckDB commits it (a millisecond or two per transaction). The writer thread
+folds the journal into the DuckDB tables when it is idle, before every read and command, and
+when the journal grows; then it empties the journal. After a crash, the store replays the lines
+DuckDB does not hold yet, checking that each continues the hash chain.
+
+One JSON object per line: ``b`` the record's canonical body (what the chain HMAC covers,
+timestamps as integer microseconds), ``p`` and ``h`` its chain hashes, and for an end
+record ``l`` its subject lines or ``s`` its subject rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from nbwarden.provenance.models import ProvenanceError
+from nbwarden.provenance.schema import CHAINED_COLUMNS
+
+_EPOCH = datetime(1970, 1, 1)
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(slots=True)
+class JournalRecord:
+    """One chained record as the journal holds it."""
+
+    table: str
+    seq: int
+    row: tuple[Any, ...]
+    """The content columns after ``seq``, in ``CHAINED_COLUMNS`` order."""
+    body: str
+    prev_hash: str
+    hash: str
+    subject_lines: str | None = None
+    subjects: list[list[Any]] | None = None
+
+
+def journal_path(store_path: Path) -> Path:
+    return store_path.with_name(store_path.name + ".journal")
+
+
+class Journal:
+    """Append-only file of :class:`JournalRecord` lines; used by the store's writer only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self.size = os.fstat(self._fd).st_size
+
+    def append(self, records: list[JournalRecord]) -> None:
+        """Write and sync the records; on failure the file is cut back to where it was,
+        so a record reported as not written is not replayed later."""
+        data = "".join(map(encode, records)).encode("utf-8")
+        try:
+            written = os.write(self._fd, data)
+            if written != len(data):
+                raise OSError("short write")
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self.size)
+            raise ProvenanceError(
+                f"cannot write the audit journal: {exc.strerror or exc}"
+            ) from None
+        self.size += len(data)
+
+    def read(self) -> list[JournalRecord]:
+        return read_records(self.path)
+
+    def clear(self) -> None:
+        """Empty the journal; its records are committed in DuckDB (a crash before this only
+        leaves lines that replay skips)."""
+        os.ftruncate(self._fd, 0)
+        self.size = 0
+
+    def close(self) -> None:
+        """Close the file, and remove it when it is empty (the store closed cleanly)."""
+        os.close(self._fd)
+        if self.size == 0 and self.path.is_file():
+            self.path.unlink(missing_ok=True)
+
+
+def encode(record: JournalRecord) -> str:
+    fields: dict[str, Any] = {"b": record.body, "p": record.prev_hash, "h": record.hash}
+    if record.subject_lines is not None:
+        fields["l"] = record.subject_lines
+    if record.subjects is not None:
+        fields["s"] = record.subjects
+    return _JSON.encode(fields) + "\n"
+
+
+def read_records(path: Path) -> list[JournalRecord]:
+    """The records of a journal file. A last line cut short (the process died while writing
+    it, so it was never acknowledged) is left out; any other bad line is an error."""
+    try:
+        text = path.read_bytes().decode("utf-8", errors="strict")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProvenanceError(f"cannot read the audit journal {path}: {exc}") from None
+    lines = text.split("\n")
+    if lines[-1]:
+        lines.pop()  # no newline yet: cut short
+    records: list[JournalRecord] = []
+    for number, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        try:
+            records.append(decode(line))
+        except (ValueError, KeyError, TypeError, IndexError):
+            raise ProvenanceError(
+                f"the audit journal {path} has a malformed record at line {number}"
+            ) from None
+    return records
+
+
+def decode(line: str) -> JournalRecord:
+    fields = json.loads(line)
+    body = str(fields["b"])
+    table, seq, *values = json.loads(body)
+    kinds = [kind for _, kind in CHAINED_COLUMNS[table]][1:]
+    if len(values) != len(kinds):
+        raise ValueError("wrong number of columns")
+    row = tuple(
+        _EPOCH + timedelta(microseconds=value)
+        if kind == "TIMESTAMP" and value is not None
+        else value
+        for kind, value in zip(kinds, values, strict=True)
+    )
+    return JournalRecord(
+        table=table,
+        seq=int(seq),
+        row=row,
+        body=body,
+        prev_hash=str(fields["p"]),
+        hash=str(fields["h"]),
+        subject_lines=fields.get("l"),
+        subjects=fields.get("s"),
+    )

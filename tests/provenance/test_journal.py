@@ -1,0 +1,148 @@
+"""Records are durable in the journal before DuckDB holds them: a crash in between loses
+none, a line cut short by the crash is dropped, and an altered journal is refused."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from nbwarden.config import AuditConfig
+from nbwarden.provenance import ExecutionEnd, ProvenanceError, ProvenanceStore
+from nbwarden.provenance.journal import Journal, JournalRecord, journal_path, read_records
+from tests.provenance.history import sample_start
+
+CRASH_BEFORE_FOLDING = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from nbwarden.config import AuditConfig
+    from nbwarden.provenance import ExecutionEnd, ExecutionStart, ProvenanceStore
+    from nbwarden.provenance import store as store_module
+
+    store_module.INDEX_WHEN_IDLE_S = 3600
+    store = ProvenanceStore(AuditConfig(path=Path(sys.argv[1]), key_file=Path(sys.argv[2])))
+    for number in range(3):
+        execution_id = store.record_start(ExecutionStart(
+            user="alice", kind="sql", target="prod", code_masked=f"SELECT {number}",
+            code_hash="ab" * 32))
+        store.record_end(execution_id, ExecutionEnd(status="ok", rows=number))
+        print(execution_id, flush=True)
+    os._exit(0)
+    """
+)
+
+
+def crash_before_folding(audit: AuditConfig) -> list[str]:
+    """Three executions recorded durably by a process that died before folding them."""
+    child = subprocess.run(
+        [sys.executable, "-c", CRASH_BEFORE_FOLDING, str(audit.path), str(audit.key_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return child.stdout.split()
+
+
+def tables_hold(audit: AuditConfig) -> int:
+    con = duckdb.connect(str(audit.path), read_only=True)
+    try:
+        row = con.execute("SELECT count(*) FROM execution_ends").fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_durable_record_is_in_the_journal_until_folded(audit: AuditConfig) -> None:
+    executions = crash_before_folding(audit)
+    assert tables_hold(audit) == 0
+    assert [record.table for record in read_records(journal_path(audit.path))] == [
+        "execution_starts",
+        "execution_ends",
+    ] * 3
+    with ProvenanceStore(audit) as store:
+        assert [store.get_execution(e)["status"] for e in executions] == ["ok"] * 3  # type: ignore[index]
+        assert store.verify().ok
+    assert tables_hold(audit) == 3
+    assert not journal_path(audit.path).exists()
+
+
+def test_a_reader_without_a_gateway_sees_the_journal(audit: AuditConfig) -> None:
+    executions = crash_before_folding(audit)
+    with ProvenanceStore(audit, read_only=True) as reader:
+        assert reader.get_execution(executions[-1]) is not None
+        assert reader.verify().ok
+
+
+def test_a_line_cut_short_by_the_crash_is_dropped(audit: AuditConfig) -> None:
+    executions = crash_before_folding(audit)
+    path = journal_path(audit.path)
+    last = path.read_text(encoding="utf-8").splitlines()[-1]
+    with path.open("a", encoding="utf-8") as journal:
+        journal.write(last[: len(last) // 2])
+    with ProvenanceStore(audit) as store:
+        assert all(store.get_execution(e) is not None for e in executions)
+        assert store.verify().ok
+        execution_id = store.record_start(sample_start())
+        store.record_end(execution_id, ExecutionEnd(status="ok"))
+        assert store.verify().ok
+
+
+def altered_body(line: str) -> str:
+    fields = json.loads(line)
+    fields["b"] = fields["b"].replace("SELECT 1", "SELECT 7")
+    return json.dumps(fields)
+
+
+@pytest.mark.parametrize(
+    "alter",
+    [
+        pytest.param(lambda lines: [*lines[:2], altered_body(lines[2]), *lines[3:]], id="edited"),
+        pytest.param(lambda lines: [*lines[:2], *lines[3:]], id="removed"),
+        pytest.param(lambda lines: [*lines[:2], lines[3], lines[2], *lines[4:]], id="reordered"),
+        pytest.param(lambda lines: [lines[0], "{not json", *lines[1:]], id="garbled"),
+    ],
+)
+def test_an_altered_journal_is_refused(audit: AuditConfig, alter: object) -> None:
+    crash_before_folding(audit)
+    path = journal_path(audit.path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert callable(alter)
+    path.write_text("\n".join(alter(lines)) + "\n", encoding="utf-8")
+    with pytest.raises(ProvenanceError, match="audit journal"):
+        ProvenanceStore(audit)
+    assert path.exists()
+
+
+def test_a_journal_behind_the_tables_is_skipped(audit: AuditConfig) -> None:
+    """A crash after DuckDB committed the fold but before the journal was emptied."""
+    executions = crash_before_folding(audit)
+    path = journal_path(audit.path)
+    kept = path.read_bytes()
+    with ProvenanceStore(audit) as store:
+        assert store.verify().ok
+    path.write_bytes(kept)
+    with ProvenanceStore(audit) as store:
+        assert store.verify().ok
+        assert len(store.search_executions(user="alice")) == len(executions)
+    assert tables_hold(audit) == len(executions)
+
+
+def test_a_failed_write_is_reported(tmp_path: Path) -> None:
+    """``/dev/full`` refuses every write, as a full disk does."""
+    journal = Journal(Path("/dev/full"))
+    record = JournalRecord("execution_starts", 1, (), "[]", "0" * 64, "1" * 64)
+    try:
+        with pytest.raises(ProvenanceError, match="cannot write the audit journal"):
+            journal.append([record])
+        assert journal.size == 0
+    finally:
+        journal.close()
+    assert Path("/dev/full").exists()
