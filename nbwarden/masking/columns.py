@@ -70,7 +70,7 @@ def is_free_text_name(profile: Profile, name: str) -> bool:
 def is_string_type(data_type: pa.DataType) -> bool:
     if pa.types.is_dictionary(data_type):
         return is_string_type(data_type.value_type)
-    return bool(pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
+    return is_plain_string_type(data_type)
 
 
 def is_nested_type(data_type: pa.DataType) -> bool:
@@ -82,10 +82,25 @@ def is_nested_type(data_type: pa.DataType) -> bool:
     )
 
 
-def sample_values(column: pa.ChunkedArray, size: int) -> list[str]:
-    distinct = pc.unique(column.drop_null())
+def sample_values(
+    column: pa.ChunkedArray, size: int, distinct: pa.Array | None = None
+) -> list[str]:
+    """The first ``size`` distinct values of a column as text, blanks left out.
+
+    ``distinct``: the column's dictionary (its distinct values as text, in order of first
+    appearance), when the caller has it. It is used only for a column of plain text, whose
+    dictionary holds the very values ``pc.unique`` gives, in the same order; any other
+    column is sampled from its own values.
+    """
+    if distinct is None or not is_plain_string_type(column.type):
+        distinct = pc.unique(column.drop_null())
     values = distinct.slice(0, size).cast(pa.string()).to_pylist()
     return [v for v in values if v is not None and v.strip()]
+
+
+def is_plain_string_type(data_type: pa.DataType) -> bool:
+    """Text that is not dictionary-encoded: its distinct values are its own values."""
+    return bool(pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
 
 
 class ColumnClassifier:
@@ -105,13 +120,16 @@ class ColumnClassifier:
     def clear_cache(self) -> None:
         self._plans.clear()
 
-    def plan(self, name: str, column: pa.ChunkedArray) -> ColumnPlan:
+    def plan(
+        self, name: str, column: pa.ChunkedArray, distinct: pa.Array | None = None
+    ) -> ColumnPlan:
         """The plan for a column; decided once per column name, type and sample, so a
-        result seen before (a re-run cell, the next page) skips classification and NER."""
+        result seen before (a re-run cell, the next page) skips classification and NER.
+        ``distinct``: the column's dictionary, as :func:`sample_values` takes it."""
         plan = self._plan_by_type(name, column)
         if plan is not None:
             return plan
-        key = self._key(name, column)
+        key = self._key(name, column, distinct)
         plan = self._plans.get(key)
         if plan is None:
             hint = hinted_entity(self._profile, name)
@@ -157,10 +175,13 @@ class ColumnClassifier:
                 return ColumnPlan("json", None, "whole row")
         return ColumnPlan("row", None, "whole row")
 
-    def known_plan(self, name: str, column: pa.ChunkedArray) -> ColumnPlan | None:
-        """The plan if it needs no classifying: given by the type, or cached."""
+    def known_plan(
+        self, name: str, column: pa.ChunkedArray, distinct: pa.Array | None = None
+    ) -> ColumnPlan | None:
+        """The plan if it needs no classifying: given by the type, or cached.
+        ``distinct``: the column's dictionary, as :func:`sample_values` takes it."""
         plan = self._plan_by_type(name, column)
-        return plan if plan is not None else self._plans.get(self._key(name, column))
+        return plan if plan is not None else self._plans.get(self._key(name, column, distinct))
 
     def _plan_by_type(self, name: str, column: pa.ChunkedArray) -> ColumnPlan | None:
         hint = hinted_entity(self._profile, name)
@@ -172,8 +193,13 @@ class ColumnClassifier:
             return ColumnPlan("entity", hint, "name")
         return None if pa.types.is_integer(column.type) else ColumnPlan("skip")
 
-    def _key(self, name: str, column: pa.ChunkedArray) -> tuple[str, str, tuple[str, ...]]:
-        sample = sample_values(column, self._profile.thresholds.column_sample)
+    def _key(
+        self, name: str, column: pa.ChunkedArray, distinct: pa.Array | None
+    ) -> tuple[str, str, tuple[str, ...]]:
+        """Everything a plan is made from but the profile: the name (and so its hint), the
+        type and the sample itself, value for value. A key any coarser could hand a
+        column of names the plan of a column of products."""
+        sample = sample_values(column, self._profile.thresholds.column_sample, distinct)
         return (name, str(column.type), tuple(sample))
 
     def _plan_by_sample(

@@ -8,10 +8,13 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
+from itertools import chain, repeat
 from operator import attrgetter
 from typing import Any, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,6 +28,7 @@ from nbwarden.masking.columns import (
     ColumnPlan,
     hinted_entity,
     is_free_text_name,
+    is_plain_string_type,
     is_string_type,
 )
 from nbwarden.masking.errors import MaskingError
@@ -87,29 +91,36 @@ class _Value:
 _UNCHANGED = _Value(None, (), ())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _WholeValue:
-    """A value of an entity column, ready for every later sighting: its outcome masked
-    and shown (an approved unmasking), and what it tells the rest of the result."""
+    """A value of an entity column, ready for every later sighting. What every result
+    reads of it has a field of its own, in the form it is read (the replacement, the one
+    identifier, the casefolded form), so a column seen before costs one pass per field it
+    reads; the rest is read only for values that are not that simple. Compared by
+    identity: looking for a value not cached yet (``None in wholes``) calls nothing."""
 
+    replacement: str | None
+    """``masked.replacement``: the value as shown when masked; None for a blank value."""
+    identifier: str | None
+    """The identifier when there is exactly one and no display name (the fast path)."""
     folded: str
+    """The value casefolded, as ``_Session.known_values`` notes it; empty when blank."""
     name_words: tuple[str, ...]
     masked: _Value
     shown: _Value
     identifiers: tuple[str, ...] = ()
     """The normalised identifiers it names: usually one; none for a blank value."""
-    identifier: str | None = None
-    """The identifier when there is exactly one and no display name (the fast path)."""
     people: tuple[str, ...] = ()
     """The PERSON identifiers of the display names in an e-mail cell (``Bob Stone <...>``)."""
 
 
 _NOT_IN_AN_ADDRESS = re.compile(r"[\s<>;,:/]")
 """Characters that show an e-mail cell holds more than one bare address."""
-_BLANK = _WholeValue("", (), _UNCHANGED, _UNCHANGED)
+_BLANK = _WholeValue(None, None, "", (), _UNCHANGED, _UNCHANGED)
 _IDENTIFIER = attrgetter("identifier")
-_REPLACEMENT = attrgetter("masked.replacement")
+_REPLACEMENT = attrgetter("replacement")
 _FOLDED = attrgetter("folded")
+_NAME_WORDS = attrgetter("name_words")
 
 
 class Masker:
@@ -280,8 +291,9 @@ class Masker:
         """The cached outcome of each value of an entity column."""
         cache = self._wholes.setdefault((entity, derived), {})
         wholes = list(map(cache.get, values))
-        for position in [i for i, whole in enumerate(wholes) if whole is None]:
-            wholes[position] = self._whole_value(entity, values[position], cache, derived)
+        if None in wholes:
+            for position in [i for i, whole in enumerate(wholes) if whole is None]:
+                wholes[position] = self._whole_value(entity, values[position], cache, derived)
         return cast(list[_WholeValue], wholes)  # every None was filled in
 
     def _whole_value(
@@ -301,7 +313,16 @@ class Masker:
             masked = _Value(self.replacement(entity, read, derived), found, (entity,))
             shown = _Value(None, found, ())
             single = identifiers[0] if len(identifiers) == 1 and not people else None
-            whole = _WholeValue(raw.casefold(), words, masked, shown, identifiers, single, people)
+            whole = _WholeValue(
+                masked.replacement,
+                single,
+                raw.casefold(),
+                words,
+                masked,
+                shown,
+                identifiers,
+                people,
+            )
         if self._whole_entries >= CACHE_ENTRIES:
             self._clear_wholes()
         self._whole_entries += 1
@@ -412,8 +433,9 @@ class _Session:
         self._statistics_key: int | None = None
 
     def mask(self, table: pa.Table) -> MaskResult:
+        encoded: dict[int, _Encoded] = {}
         if len(self.plans) < table.num_columns:
-            self._plan(table)
+            self._plan(table, encoded)
         columns: list[pa.ChunkedArray | pa.Array] = list(table.columns)
         findings = _Findings()
         order = sorted(self.plans, key=lambda i: _PLAN_ORDER[self.plans[i].kind])
@@ -427,11 +449,13 @@ class _Session:
                 columns[index] = self._mask_by_row_keys(name, column, keys, findings, True)
                 continue
             columns[index] = self._mask_column(
-                name, table.column(index), self.plans[index], findings
+                name, table.column(index), self.plans[index], findings, encoded.get(index)
             )
         return findings.result(pa.Table.from_arrays(columns, names=table.column_names))
 
-    def _plan(self, table: pa.Table) -> None:
+    def _plan(self, table: pa.Table, encoded: dict[int, _Encoded]) -> None:
+        """Plan each column not planned yet. A text column's dictionary encoding, made
+        here for its sample, is kept in ``encoded`` for masking the same table."""
         classifier = self.masker.classifier
         unplanned = []
         self._statistics_key = self._find_statistics_key(table.column_names)
@@ -443,7 +467,8 @@ class _Session:
                 origin = self.origins.get(name) if self.name_hints else None
                 column = table.column(index)
                 plan = origin and classifier.origin_plan(names[index], column, origin)
-                plan = plan or classifier.known_plan(names[index], column)
+                distinct = None if plan else _dictionary(encoded, index, column)
+                plan = plan or classifier.known_plan(names[index], column, distinct)
                 if plan is None:
                     unplanned.append(index)
                 else:
@@ -451,7 +476,9 @@ class _Session:
         if unplanned and table.num_rows <= CANDIDATE_CACHE_MAX_VALUES:
             self._prefetch_candidates(table, unplanned, names)
         for index in unplanned:
-            self.plans[index] = classifier.plan(names[index], table.column(index))
+            column = table.column(index)
+            distinct = _dictionary(encoded, index, column)
+            self.plans[index] = classifier.plan(names[index], column, distinct)
         if self.free_text_default:
             for index, plan in self.plans.items():
                 if plan.kind in ("scan", "skip") and not plan.lenient:
@@ -526,37 +553,42 @@ class _Session:
             self.masker.scanner.prefetch(values.filter(pc.invert(documents)))
 
     def _mask_column(
-        self, name: str, column: pa.ChunkedArray, plan: ColumnPlan, findings: _Findings
+        self,
+        name: str,
+        column: pa.ChunkedArray,
+        plan: ColumnPlan,
+        findings: _Findings,
+        encoded: _Encoded | None = None,
     ) -> pa.ChunkedArray | pa.Array:
+        """Mask one column by its distinct values; ``encoded``: its :func:`_encode`, if
+        planning made it."""
         if plan.kind == "json" and not is_string_type(column.type):
             return self._mask_nested(name, column, plan, findings)
-        encoded = pc.dictionary_encode(_as_strings(column).combine_chunks())
-        uniques: list[str] = encoded.dictionary.to_pylist()
+        if encoded is None:
+            encoded = _Encoded(column)
         self._column_unmasked = name in self.unmask_columns
-        indices = encoded.indices
-        counts = np.bincount(indices.drop_null().to_numpy(), minlength=len(uniques)).tolist()
         if plan.kind == "entity" and plan.entity:
-            replaced = self._entity_column(name, plan, uniques, counts, findings)
+            replacements = self._entity_column(name, plan, encoded, findings)
         else:
-            outcomes = self._outcomes(plan, uniques)
-            self._record(name, outcomes, counts, findings)
-            replaced = [o.replacement for o in outcomes]
-        replacements = pa.array(replaced, pa.string())
-        changed = replacements.is_valid()
-        if not pc.any(changed).as_py():
+            outcomes = self._outcomes(plan, encoded.uniques, encoded.dictionary)
+            self._record(name, outcomes, encoded.counts().tolist(), findings)
+            replacements = pa.array([o.replacement for o in outcomes], pa.string())
+        if replacements is None or replacements.null_count == len(replacements):
             return _as_strings(column)
-        row_changed = pc.take(changed, indices).fill_null(False)
-        findings.masked_cells[name] = pc.indices_nonzero(row_changed).to_pylist()
-        return pc.take(pc.coalesce(replacements, encoded.dictionary.cast(pa.string())), indices)
+        findings.masked_cells[name] = _changed_rows(replacements, encoded.indices)
+        if replacements.null_count:
+            replacements = pc.coalesce(replacements, encoded.dictionary.cast(pa.string()))
+        return pc.take(replacements, encoded.indices)
 
-    def _outcomes(self, plan: ColumnPlan, uniques: list[str]) -> list[_Value]:
+    def _outcomes(self, plan: ColumnPlan, uniques: list[str], array: pa.Array) -> list[_Value]:
+        """The outcome of each distinct value (``uniques``, as Arrow text in ``array``)."""
         if plan.kind == "free_text":
             return self.free_texts(uniques)
         if plan.kind == "row":
             return self._whole_rows(uniques)
         if plan.kind == "json":
             return self._json_values(uniques)
-        return self._scan(uniques, plan.lenient)
+        return self._scan(uniques, plan.lenient, array)
 
     def _record(
         self, name: str, outcomes: list[_Value], counts: list[int], findings: _Findings
@@ -575,37 +607,36 @@ class _Session:
                 findings.entity_counts[entity] += count
 
     def _entity_column(
-        self,
-        name: str,
-        plan: ColumnPlan,
-        uniques: list[str],
-        counts: list[int],
-        findings: _Findings,
-    ) -> list[str | None]:
+        self, name: str, plan: ColumnPlan, encoded: _Encoded, findings: _Findings
+    ) -> pa.Array | None:
         """Record the distinct values of an entity column, each the entity as a whole, and
-        give their replacements (all None when this entity is shown unmasked). Values
-        derived from the entity's (a letter's code) are not noted for other columns."""
+        give their replacements (None when this entity is shown unmasked). Values
+        derived from the entity's (a letter's code) are not noted for other columns.
+        In the usual column each value names one identifier and is in some row: the dict
+        of those identifiers is its subjects, kept as it is; a value that names none or
+        several (its ``identifier`` None) sends the column the slower way."""
         entity = cast(str, plan.entity)
-        wholes = self.masker.whole_values(entity, uniques, plan.derived)
+        wholes = self.masker.whole_values(entity, encoded.uniques, plan.derived)
         if not plan.derived:
             self._remember_wholes(entity, wholes)
-        identifiers: list[str | None] = list(map(_IDENTIFIER, wholes))
-        if None in identifiers or 0 in counts:
-            seen = [(w, n) for w, n in zip(wholes, counts, strict=True) if n]
-            named = [identifier for whole, _ in seen for identifier in whole.identifiers]
+        counts = encoded.counts()
+        named = dict.fromkeys(map(_IDENTIFIER, wholes))
+        if None in named or not counts.all():
+            seen = [(w, n) for w, n in zip(wholes, counts.tolist(), strict=True) if n]
+            named = dict.fromkeys(i for whole, _ in seen for i in whole.identifiers)
             total = sum(count for whole, count in seen if whole.identifiers)
             self._record_people(name, seen, findings)
         else:
-            named, total = cast(list[str], identifiers), sum(counts)
+            total = int(counts.sum())
         if total:
             findings.column_findings.setdefault(name, Counter())[entity] += total
             if entity not in self.masker.profile.not_subjects:
-                findings.subjects.add_all(entity, name, named)
+                findings.subjects.add_distinct(entity, name, cast(dict[str, None], named))
         if not self._masks(entity):
-            return [None] * len(wholes)
+            return None
         if total:
             findings.entity_counts[entity] += total
-        return list(map(_REPLACEMENT, wholes))
+        return pa.array(list(map(_REPLACEMENT, wholes)), pa.string())
 
     def _record_people(
         self, name: str, seen: list[tuple[_WholeValue, int]], findings: _Findings
@@ -631,12 +662,12 @@ class _Session:
 
     def _remember_wholes(self, entity: str, wholes: list[_WholeValue]) -> None:
         """``_remember`` for the values of an entity column, skipped when no column of
-        the result reads what it would note."""
+        the result reads what it would note. Pairs go straight into ``known_values``:
+        a dict of them first would be built and then copied."""
         if self._values_read:
-            self.known_values.update(dict.fromkeys(filter(None, map(_FOLDED, wholes)), entity))
+            self.known_values.update(zip(filter(None, map(_FOLDED, wholes)), repeat(entity)))
         if self._name_words_read and entity in (PERSON, EMAIL):
-            for whole in wholes:
-                self.known_name_tokens.update(whole.name_words)
+            self.known_name_tokens.update(chain.from_iterable(map(_NAME_WORDS, wholes)))
 
     def _whole(self, entity: str, value: str, derived: bool = False) -> _Value:
         """The outcome of one value known to be ``entity`` as a whole (``derived``: computed
@@ -646,12 +677,22 @@ class _Session:
             self._remember_wholes(entity, [whole])
         return whole.masked if self._masks(entity) else whole.shown
 
-    def _scan(self, uniques: Sequence[str | None], lenient: bool = False) -> list[_Value]:
-        texts, plain = plain_texts(uniques)
-        hits = self.masker.scanner.candidate_rules(pa.array(texts, pa.string()))
-        outcomes: list[_Value] = []
-        for position, (value, text) in enumerate(zip(uniques, texts, strict=True)):
-            rule_indices = hits.get(position)
+    def _scan(
+        self,
+        uniques: Sequence[str | None],
+        lenient: bool = False,
+        array: pa.Array | None = None,
+    ) -> list[_Value]:
+        """Regex and checksums on each value, a value known in this result masked whole.
+        ``array``: ``uniques`` as an Arrow array of text, when the caller has it."""
+        texts, plain = _read_texts(uniques, array)
+        if array is None or plain:
+            array = pa.array(texts, pa.string())
+        hits = self.masker.scanner.candidate_rules(array)
+        first = min((position for position, rules in hits.items() if rules), default=len(texts))
+        outcomes = self._known_or_unchanged(uniques[:first])
+        for position in range(first, len(texts)):
+            value, text, rule_indices = uniques[position], texts[position], hits.get(position)
             if value is None or text is None:
                 outcomes.append(_UNCHANGED)
                 continue
@@ -665,6 +706,20 @@ class _Session:
             spans = self.masker.scanner.find(text, rule_indices, lenient)
             outcomes.append(self._apply_spans(value, spans, plain.get(position)))
         return outcomes
+
+    def _known_or_unchanged(self, values: Sequence[str | None]) -> list[_Value]:
+        """The outcomes of values that no rule matches, ahead of any that one does: each
+        masked whole when known in this result, else unchanged. Only a scan's finding
+        notes a new value (``_apply_spans``), so until then the known values stay as they
+        are and are looked up in one pass."""
+        get = self.known_values.get
+        entities = [None if value is None else get(value.strip().casefold()) for value in values]
+        if not any(entities):
+            return [_UNCHANGED] * len(values)
+        return [
+            _UNCHANGED if entity is None or value is None else self._whole(entity, value)
+            for value, entity in zip(values, entities, strict=True)
+        ]
 
     def _whole_rows(self, rows: Sequence[str | None]) -> list[_Value]:
         """A table's whole row as one value (``ColumnClassifier.origin_plan``): masked whole,
@@ -843,12 +898,62 @@ _PLAN_ORDER = {
 }
 
 
+def _changed_rows(replacements: pa.Array, indices: pa.Array) -> list[int]:
+    """The rows whose distinct value (``indices`` into ``replacements``) has a replacement;
+    every row when every value has one and no row is null (an entity column)."""
+    if replacements.null_count == 0 and indices.null_count == 0:
+        return list(range(len(indices)))
+    row_changed = pc.take(replacements.is_valid(), indices).fill_null(False)
+    return cast(list[int], pc.indices_nonzero(row_changed).to_pylist())
+
+
+def _read_texts(
+    texts: Sequence[str | None], array: pa.Array | None
+) -> tuple[list[str | None], dict[int, PlainText]]:
+    """``plain_texts``, without its pass over the texts when Arrow finds them all ASCII
+    (``array``: the same texts): ``plain_text`` reads an ASCII text as it is."""
+    if array is not None and pc.all(pc.string_is_ascii(array)).as_py():
+        return list(texts), {}
+    return plain_texts(texts)
+
+
 def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
     if is_string_type(column.type):
         return column.cast(pa.string()) if pa.types.is_large_string(column.type) else column
     return column.cast(pa.string())
+
+
+class _Encoded:
+    """A column as text, dictionary-encoded: its distinct values once, in order of first
+    appearance (``dictionary``; as Python strings in ``uniques``), and each row's."""
+
+    def __init__(self, column: pa.ChunkedArray) -> None:
+        encoded = pc.dictionary_encode(_as_strings(column).combine_chunks())
+        self.dictionary: pa.Array = encoded.dictionary
+        self.indices: pa.Array = encoded.indices
+
+    def counts(self) -> npt.NDArray[np.intp]:
+        """How many rows hold each distinct value."""
+        return np.bincount(self.indices.drop_null().to_numpy(), minlength=len(self.dictionary))
+
+    @cached_property
+    def uniques(self) -> list[str]:
+        """Made only when read: a column planned to stay as it is needs none of its values."""
+        return cast(list[str], self.dictionary.to_pylist())
+
+
+def _dictionary(
+    encoded: dict[int, _Encoded], index: int, column: pa.ChunkedArray
+) -> pa.Array | None:
+    """A text column's dictionary, for its plan's sample; the encoding is kept in
+    ``encoded`` for masking the column. None for any other column."""
+    if not is_plain_string_type(column.type):
+        return None
+    if index not in encoded:
+        encoded[index] = _Encoded(column)
+    return encoded[index].dictionary
 
 
 _Leaf = tuple[str, str | None, str]

@@ -72,6 +72,9 @@ class NameFinder:
         )
         """Answers of the pure steps of the free-text path, per text (and the spans it is
         given), so a re-run cell's notes cost a lookup each, as NER's answers do."""
+        self._whole_names: BoundedCache[str, bool] = BoundedCache(NER_CACHE_ENTRIES)
+        """:meth:`is_person` per value: the next page of a result shares most of its column
+        samples with this one, and each sample changed by one value cost NER on all."""
 
     def _pipeline(self) -> Any:
         with self._lock:
@@ -292,14 +295,27 @@ class NameFinder:
         self._listed_found.clear()
         self._extended.clear()
         self._windows.clear()
+        self._whole_names.clear()
 
     def is_person(self, values: Sequence[str]) -> list[bool]:
         """For short values (a column sample): is the whole value a name? The name lists
         answer first; NER reads the rest, and a PERSON the lists refute does not count."""
-        nlp = self._pipeline()
         texts = [given_name_first(value) for value in values]
+        known = [self._whole_names.get(text) for text in texts]
+        unknown = [text for text, flag in zip(texts, known, strict=True) if flag is None]
+        answers = dict(zip(unknown, self._are_whole_names(unknown), strict=True))
+        for text, flag in answers.items():
+            self._whole_names.put(text, flag)
+        return [
+            answers[text] if flag is None else flag for text, flag in zip(texts, known, strict=True)
+        ]
+
+    def _are_whole_names(self, texts: list[str]) -> list[bool]:
         flags = [_mostly_named(text, self.listed(text)) for text in texts]
         unsure = [index for index, flag in enumerate(flags) if not flag]
+        if not unsure:
+            return flags
+        nlp = self._pipeline()
         with self._lock:
             docs = list(nlp.pipe([texts[i] for i in unsure], batch_size=NER_BATCH_SIZE))
         for index, doc in zip(unsure, docs, strict=True):

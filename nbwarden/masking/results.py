@@ -29,7 +29,16 @@ class Subjects(Sequence[SubjectRef]):
         self._groups.setdefault((entity_type, column), {})[identifier] = None
 
     def add_all(self, entity_type: str, column: str | None, identifiers: Iterable[str]) -> None:
-        self._groups.setdefault((entity_type, column), {}).update(dict.fromkeys(identifiers))
+        self.add_distinct(entity_type, column, dict.fromkeys(identifiers))
+
+    def add_distinct(
+        self, entity_type: str, column: str | None, identifiers: dict[str, None]
+    ) -> None:
+        """Add identifiers that are already distinct, as the keys of a dict the caller
+        hands over: a group seen first here keeps that dict, so it costs no copy."""
+        group = self._groups.setdefault((entity_type, column), identifiers)
+        if group is not identifiers:
+            group.update(identifiers)
 
     def groups(self) -> dict[tuple[str, str | None], dict[str, None]]:
         """(entity type, column) -> the identifiers, as the keys of a dict."""
