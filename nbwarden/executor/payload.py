@@ -11,11 +11,14 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
 ENVELOPE_KEY = b"nbwarden"
-"""Schema metadata key of an Arrow answer: the JSON answer without the result's rows."""
+"""Schema metadata key of an Arrow answer: the JSON answer without the result's rows, its
+``masked`` rows as runs (``[[first, past_last], ...]`` per column: a masked column is
+mostly one run, and 5,000 row numbers as JSON cost more than the Arrow stream itself)."""
 
 
 class ResultPayload(dict[str, Any]):
@@ -33,18 +36,15 @@ def sql_payload(
     truncated: bool,
     elapsed_s: float,
     rows_affected: int | None = None,
+    json_rows: bool = True,
 ) -> dict[str, Any]:
+    """``json_rows=False`` leaves ``rows`` out: the caller sends the Arrow table."""
     columns = list(table.column_names)
-    data = [column_values(table.column(i)) for i in range(len(columns))]
-    rows = list(map(list, zip(*data, strict=True))) if data else []
     payload = ResultPayload(
         {
             "columns": columns,
             "types": list(types),
-            "rows": rows,
-            "masked": {
-                col: sorted(int(i) for i in idx) for col, idx in masked_cells.items() if idx
-            },
+            "masked": {col: sorted(map(int, idx)) for col, idx in masked_cells.items() if idx},
             "row_count": table.num_rows,
             "truncated": truncated,
             "entity_counts": dict(entity_counts),
@@ -52,6 +52,9 @@ def sql_payload(
         }
     )
     payload.table = table
+    if json_rows:
+        data = [column_values(table.column(i)) for i in range(len(columns))]
+        payload["rows"] = list(map(list, zip(*data, strict=True))) if data else []
     if rows_affected is not None:
         payload["rows_affected"] = rows_affected
     return payload
@@ -64,7 +67,9 @@ def arrow_answer(answer: Mapping[str, Any]) -> bytes | None:
     table = getattr(result, "table", None)
     if not isinstance(result, dict) or not isinstance(table, pa.Table):
         return None
-    envelope = dict(answer, result={k: v for k, v in result.items() if k != "rows"})
+    fields = {k: v for k, v in result.items() if k != "rows"}
+    fields["masked"] = {column: runs(rows) for column, rows in result.get("masked", {}).items()}
+    envelope = dict(answer, result=fields)
     metadata = {ENVELOPE_KEY: json.dumps(envelope, default=str).encode("utf-8")}
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema.with_metadata(metadata)) as writer:
@@ -82,8 +87,24 @@ def read_arrow_answer(data: bytes) -> dict[str, Any]:
     result = answer.get("result")
     if not isinstance(result, dict):
         raise ValueError("the Arrow answer carries no result")
+    result["masked"] = {
+        column: [row for first, end in column_runs for row in range(first, end)]
+        for column, column_runs in result.get("masked", {}).items()
+    }
     result["table"] = table.replace_schema_metadata(None)
     return answer
+
+
+def runs(rows: Sequence[int]) -> list[list[int]]:
+    """Ascending row numbers as runs of consecutive ones: ``[0, 1, 2, 5]`` -> ``[[0, 3],
+    [5, 6]]``."""
+    if not rows:
+        return []
+    numbers = np.asarray(rows, dtype=np.int64)
+    breaks = np.flatnonzero(np.diff(numbers) != 1) + 1
+    firsts = numbers[np.concatenate(([0], breaks))]
+    lasts = numbers[np.concatenate((breaks - 1, [len(numbers) - 1]))] + 1
+    return np.stack((firsts, lasts), axis=1).tolist()  # type: ignore[no-any-return]
 
 
 def shell_payload(

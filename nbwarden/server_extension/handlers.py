@@ -197,8 +197,11 @@ class ExecuteHandler(NBWardenHandler):
     async def post(self) -> None:  # type: ignore[override]
         caller = self.require("analyst")
         kernel_header = self.request.headers.get(KERNEL_HEADER)
-        status, payload = await self.state.execute(caller, self.json_body(), kernel_header)
-        stream = arrow_answer(payload) if status == 200 and self._wants_arrow() else None
+        wants_arrow = self._wants_arrow()
+        status, payload = await self.state.execute(
+            caller, self.json_body(), kernel_header, json_rows=not wants_arrow
+        )
+        stream = arrow_answer(payload) if status == 200 and wants_arrow else None
         if stream is None:
             self.reply(payload, status)
             return

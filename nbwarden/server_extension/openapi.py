@@ -70,8 +70,9 @@ def _operation(
 ARROW_ANSWER = (
     "With `Accept: application/vnd.apache.arrow.stream`, a SQL result (200) comes as an "
     "Arrow IPC stream of the masked table; its schema metadata `nbwarden` holds the JSON "
-    "answer without `result.rows`. Every other answer, and every client that does not ask, "
-    "gets JSON."
+    "answer without `result.rows`, with `result.masked` as runs of rows per column "
+    "(`[[first, past_last], ...]`). Every other answer, and every client that does not "
+    "ask, gets JSON."
 )
 
 

@@ -161,16 +161,21 @@ class ApiState:
     # execution ------------------------------------------------------------------
 
     async def execute(
-        self, caller: Caller, body: dict[str, Any], kernel_header: str | None = None
+        self,
+        caller: Caller,
+        body: dict[str, Any],
+        kernel_header: str | None = None,
+        json_rows: bool = True,
     ) -> tuple[int, dict[str, Any]]:
-        """Run one governed cell; ``kernel_header`` is the ``X-NBWarden-Kernel`` header."""
+        """Run one governed cell; ``kernel_header`` is the ``X-NBWarden-Kernel`` header;
+        ``json_rows=False`` when the answer goes out as Arrow."""
         from nbwarden.executor import Identity
 
         request, kernel_id = self._execute_request(caller, body, kernel_header)
         identity = Identity(
             user=caller.user, roles=caller.roles, kernel_id=kernel_id, session_id=None
         )
-        outcome = await self._guard(self.gateway.execute(request, identity))
+        outcome = await self._guard(self.gateway.execute(request, identity, json_rows=json_rows))
         payload = _as_dict(outcome)
         status = str(payload.get("status", "error"))
         if self.events is not None and payload.get("execution_id"):
