@@ -50,8 +50,14 @@ class MaskedFrame(pd.DataFrame):
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """HTML and a short text table: IPython then skips pandas' own text repr, which
-        costs more than both (``repr(df)`` stays pandas')."""
-        return {"text/plain": render_table_text(self), "text/html": self._repr_html_()}
+        costs more than both (``repr(df)`` stays pandas'). Both read one conversion of
+        the rows on show."""
+        shown = shown_rows(self)
+        columns = _head_columns(self, shown)
+        return {
+            "text/plain": _table_text(self, shown, columns),
+            "text/html": _table_html(self, shown, columns, self._masked()),
+        }
 
     def _masked(self) -> dict[str, list[int]]:
         masked: dict[str, list[int]] = getattr(self, "nbwarden_masked", None) or {}
@@ -72,12 +78,16 @@ def result_frame(result: Mapping[str, Any], execution_id: str | None) -> MaskedF
 
 def _arrow_frame(table: pa.Table, types: list[str]) -> pd.DataFrame:
     """Arrow gives decimals, timestamps and dates their types; a column the masker turned
-    into text gets its database type back unless it holds a placeholder."""
-    frame: pd.DataFrame = table.to_pandas()
+    into text gets its database type back unless it holds a placeholder (then Arrow's text
+    column stands). One thread: at the row cap's sizes Arrow's pool only adds hand-offs."""
+    frame: pd.DataFrame = table.to_pandas(use_threads=False)
     for index, field in enumerate(table.schema):
         declared = types[index] if index < len(types) else ""
         if pa.types.is_string(field.type) and declared.startswith(TYPED_PREFIXES):
-            frame.isetitem(index, _typed(table.column(index).to_pylist(), declared))
+            text = table.column(index).to_pylist()
+            typed = _typed(text, declared)
+            if typed is not text:
+                frame.isetitem(index, typed)
     return frame
 
 
@@ -123,14 +133,25 @@ def shown_rows(frame: pd.DataFrame) -> int:
 
 def render_table_html(frame: pd.DataFrame, masked: Mapping[str, Sequence[int]]) -> str:
     shown = shown_rows(frame)
-    head = "".join(f"<th>{html.escape(str(column))}</th>" for column in frame.columns)
-    columns = [
-        _column_html(values, {row for row in masked.get(str(name), ()) if row < shown})
-        for name, values in zip(frame.columns, _head_columns(frame, shown), strict=True)
+    return _table_html(frame, shown, _head_columns(frame, shown), masked)
+
+
+def _table_html(
+    frame: pd.DataFrame,
+    shown: int,
+    columns: list[list[Any]],
+    masked: Mapping[str, Sequence[int]],
+) -> str:
+    names = list(frame.columns)
+    head = "".join(f"<th>{html.escape(str(name))}</th>" for name in names)
+    on_show = set(range(shown))
+    cells = [
+        _column_html(values, on_show.intersection(masked.get(str(name), ())))
+        for name, values in zip(names, columns, strict=True)
     ]
-    rows = zip(*columns, strict=True) if columns else [()] * shown
+    rows = zip(*cells, strict=True) if cells else [()] * shown
     body = "".join(
-        f"<tr><th>{position}</th>{''.join(cells)}</tr>" for position, cells in enumerate(rows)
+        f"<tr><th>{position}</th>{''.join(row)}</tr>" for position, row in enumerate(rows)
     )
     more = len(frame) - shown
     note = f"<p><small>… {more:,} more rows (the variable holds all)</small></p>" if more else ""
@@ -154,16 +175,21 @@ def _cell_html(value: Any, is_masked: bool) -> str:
 def render_table_text(frame: pd.DataFrame) -> str:
     """A plain aligned table of the first rows and columns, for text-only front ends."""
     shown = shown_rows(frame)
-    head = frame.iloc[:, :TEXT_COLUMNS]
-    columns = [
+    narrow = frame.iloc[:, :TEXT_COLUMNS] if len(frame.columns) > TEXT_COLUMNS else frame
+    return _table_text(frame, shown, _head_columns(narrow, shown))
+
+
+def _table_text(frame: pd.DataFrame, shown: int, columns: list[list[Any]]) -> str:
+    names = list(frame.columns)[:TEXT_COLUMNS]
+    cells = [
         [_cell_text(name), *map(_cell_text, values)]
-        for name, values in zip(head.columns, _head_columns(head, shown), strict=True)
+        for name, values in zip(names, columns[:TEXT_COLUMNS], strict=True)
     ]
-    columns.insert(0, ["", *map(str, range(shown))])
-    widths = [max(map(len, column)) for column in columns]
+    cells.insert(0, ["", *map(str, range(shown))])
+    widths = [max(map(len, column)) for column in cells]
     lines = [
         "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in zip(*columns, strict=True)
+        for row in zip(*cells, strict=True)
     ]
     if len(frame) > shown:
         lines.append(f"… {len(frame) - shown:,} more rows")
@@ -174,7 +200,7 @@ def render_table_text(frame: pd.DataFrame) -> str:
 def _head_columns(frame: pd.DataFrame, rows: int) -> list[list[Any]]:
     """The first rows, column by column, as Python values (one conversion for all columns:
     pandas' per-column access costs more than the HTML)."""
-    values: list[list[Any]] = frame.head(rows).to_numpy(dtype=object).T.tolist()
+    values: list[list[Any]] = frame.iloc[:rows].to_numpy(dtype=object).T.tolist()
     return values
 
 
