@@ -183,10 +183,10 @@ class ProvenanceStore:
         """First and last seq of end records whose subject lines the writer has yet to
         index (writer thread only)."""
         self._pending_lines = 0
-        self._logged: list[JournalRecord] = []
+        self._journaled: list[JournalRecord] = []
         """Records in the journal that DuckDB does not hold yet (writer thread only)."""
         self._unfolded = False
-        """Set by the writer while ``_logged`` is not empty; a read folds it first."""
+        """Set by the writer while ``_journaled`` is not empty; a read folds it first."""
         self._journal: Journal | None = None
         self._writer: threading.Thread | None = None
         if not read_only:
@@ -225,9 +225,9 @@ class ProvenanceStore:
             raise ProvenanceError(f"audit store {self.path} does not exist")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = self._open(read_only=self.read_only)
-        logged = journal_path(self.path).exists() and journal_path(self.path).stat().st_size > 0
+        journaled = journal_path(self.path).exists() and journal_path(self.path).stat().st_size > 0
         if self.read_only and (
-            schema_version(db) < SCHEMA_VERSION or pending_subject_seqs(db) or logged
+            schema_version(db) < SCHEMA_VERSION or pending_subject_seqs(db) or journaled
         ):
             db.close()
             self._bring_up_to_date()
@@ -315,18 +315,21 @@ class ProvenanceStore:
             return
         try:
             con.execute("BEGIN TRANSACTION")
-            _insert_logged(con, records)
+            _insert_journaled(con, records)
             con.execute("COMMIT")
         except duckdb.Error as exc:
             _rollback(con)
             raise ProvenanceError(f"cannot replay the audit journal {path}: {exc}") from None
 
     def _continues(self, record: JournalRecord, head_seq: int, head_hash: str) -> bool:
+        """The record is the next in the chain, and its subject lines (which the chain
+        covers through the end record's digest) are the ones it was written with."""
         return (
             record.seq == head_seq + 1
             and record.prev_hash == head_hash
             and canonical_body(record.table, (record.seq, *record.row)) == record.body
             and chain_hashes(self._signing_key, head_hash, [record.body]) == [record.hash]
+            and (record.subject_lines is None or _lines_match_digest(record))
         )
 
     def _read_head(self, con: duckdb.DuckDBPyConnection) -> tuple[int, str]:
@@ -582,7 +585,7 @@ class ProvenanceStore:
         (group commit). A lone append is committed at once, so one caller never waits.
         Empty when the writer was idle while subject lines wait to be indexed."""
         try:
-            idle_work = self._pending or self._logged
+            idle_work = self._pending or self._journaled
             batch = [self._queue.get(timeout=INDEX_WHEN_IDLE_S if idle_work else None)]
         except queue.Empty:
             return []
@@ -644,24 +647,24 @@ class ProvenanceStore:
             for item in appends:
                 _fail(item, error)
             return
-        self._logged += records
+        self._journaled += records
         self._unfolded = True
         for item in appends:
             if item.future is not None:
                 item.future.set_result(item.seq)
-        if len(self._logged) >= FOLD_RECORDS or self._journal.size >= FOLD_BYTES:
+        if len(self._journaled) >= FOLD_RECORDS or self._journal.size >= FOLD_BYTES:
             self._fold(con)
 
     def _fold(self, con: duckdb.DuckDBPyConnection) -> ProvenanceError | None:
-        """Commit the logged records to DuckDB (with an interval checkpoint when one is
+        """Commit the journaled records to DuckDB (with an interval checkpoint when one is
         due), then empty the journal. On failure they stay in the journal, appends stop (fail
         closed) and the error is returned; reopening the store replays them."""
-        if not self._logged:
+        if not self._journaled:
             return None
         state = self._state()
         try:
             con.execute("BEGIN TRANSACTION")
-            _insert_logged(con, self._logged)
+            _insert_journaled(con, self._journaled)
             if self._since_checkpoint >= self.checkpoint_every:
                 self._write_checkpoint(con, "interval")
             con.execute("COMMIT")
@@ -671,10 +674,10 @@ class ProvenanceStore:
             self._deferred_error = _as_provenance_error(exc)
             return self._deferred_error
         self._publish_head()
-        for record in self._logged:
+        for record in self._journaled:
             if record.subject_lines is not None:
                 self._note_pending(record.seq, record.subject_lines.count("\n") + 1)
-        self._logged = []
+        self._journaled = []
         self._unfolded = False
         assert self._journal is not None
         try:
@@ -1065,7 +1068,7 @@ def _subject_table(parts: list[SubjectColumns]) -> pa.Table:
     )
 
 
-def _insert_logged(con: duckdb.DuckDBPyConnection, records: list[JournalRecord]) -> None:
+def _insert_journaled(con: duckdb.DuckDBPyConnection, records: list[JournalRecord]) -> None:
     """Logged records into their tables, one insert per table, with their subject rows."""
     by_table: dict[str, list[tuple[Any, ...]]] = {}
     for record in records:
@@ -1075,6 +1078,15 @@ def _insert_logged(con: duckdb.DuckDBPyConnection, records: list[JournalRecord])
     subjects = [record.subjects for record in records if record.subjects is not None]
     if subjects:
         _insert_arrow(con, SUBJECT_INDEX_TABLE, _subject_table(subjects))
+
+
+_DIGEST = [name for name, _ in CHAINED_COLUMNS[EXECUTION_ENDS]].index("subjects_digest") - 1
+"""Where an end record's row (its columns after ``seq``) holds its subject lines' digest."""
+
+
+def _lines_match_digest(record: JournalRecord) -> bool:
+    lines = record.subject_lines or ""
+    return bool(hashlib.sha256(lines.encode("utf-8")).hexdigest() == record.row[_DIGEST])
 
 
 def _stored_row(record: JournalRecord) -> tuple[Any, ...]:

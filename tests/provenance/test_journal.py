@@ -22,7 +22,7 @@ CRASH_BEFORE_FOLDING = textwrap.dedent(
     import os, sys
     from pathlib import Path
     from nbwarden.config import AuditConfig
-    from nbwarden.provenance import ExecutionEnd, ExecutionStart, ProvenanceStore
+    from nbwarden.provenance import ExecutionEnd, ExecutionStart, ProvenanceStore, Subject
     from nbwarden.provenance import store as store_module
 
     store_module.INDEX_WHEN_IDLE_S = 3600
@@ -31,7 +31,8 @@ CRASH_BEFORE_FOLDING = textwrap.dedent(
         execution_id = store.record_start(ExecutionStart(
             user="alice", kind="sql", target="prod", code_masked=f"SELECT {number}",
             code_hash="ab" * 32))
-        store.record_end(execution_id, ExecutionEnd(status="ok", rows=number))
+        subjects = [Subject("EMAIL_ADDRESS", f"reader{i}@example.org", "email") for i in range(9)]
+        store.record_end(execution_id, ExecutionEnd(status="ok", rows=9, subjects=subjects))
         print(execution_id, flush=True)
     os._exit(0)
     """
@@ -95,27 +96,63 @@ def test_a_line_cut_short_by_the_crash_is_dropped(audit: AuditConfig) -> None:
         assert store.verify().ok
 
 
-def altered_body(line: str) -> str:
-    fields = json.loads(line)
+def test_a_record_cut_inside_its_subject_lines_is_dropped(audit: AuditConfig) -> None:
+    executions = crash_before_folding(audit)
+    path = journal_path(audit.path)
+    entries = journal_entries(path.read_bytes())
+    last = entries[-1]
+    path.write_bytes(b"".join(entries[:-1]) + last[: last.index(b"\n") + 100])
+    with ProvenanceStore(audit) as store:
+        statuses = [store.get_execution(e)["status"] for e in executions]  # type: ignore[index]
+        assert statuses == ["ok", "ok", "incomplete"]
+        found = store.dsar([("EMAIL_ADDRESS", "reader3@example.org")])
+        assert [entry["execution_id"] for entry in found] == executions[:2]
+        assert store.verify().ok
+
+
+def journal_entries(data: bytes) -> list[bytes]:
+    """The journal's records as written: a JSON line, then for an end record its subject
+    lines (``n`` bytes) and a line break."""
+    entries, position = [], 0
+    while position < len(data):
+        end = data.index(b"\n", position) + 1
+        length = json.loads(data[position:end]).get("n")
+        end += 0 if length is None else length + 1
+        entries.append(data[position:end])
+        position = end
+    return entries
+
+
+def altered_body(entry: bytes) -> bytes:
+    header, newline, rest = entry.partition(b"\n")
+    fields = json.loads(header)
     fields["b"] = fields["b"].replace("SELECT 1", "SELECT 7")
-    return json.dumps(fields)
+    return json.dumps(fields).encode() + newline + rest
+
+
+def altered_lines(entry: bytes) -> bytes:
+    """One character of the first HMAC among the end record's subject lines changed."""
+    start = entry.index(b"\t", entry.index(b"\n")) + 1
+    changed = b"0" if entry[start : start + 1] != b"0" else b"1"
+    return entry[:start] + changed + entry[start + 1 :]
 
 
 @pytest.mark.parametrize(
     "alter",
     [
-        pytest.param(lambda lines: [*lines[:2], altered_body(lines[2]), *lines[3:]], id="edited"),
-        pytest.param(lambda lines: [*lines[:2], *lines[3:]], id="removed"),
-        pytest.param(lambda lines: [*lines[:2], lines[3], lines[2], *lines[4:]], id="reordered"),
-        pytest.param(lambda lines: [lines[0], "{not json", *lines[1:]], id="garbled"),
+        pytest.param(lambda es: [*es[:2], altered_body(es[2]), *es[3:]], id="edited"),
+        pytest.param(lambda es: [*es[:2], *es[3:]], id="removed"),
+        pytest.param(lambda es: [*es[:2], es[3], es[2], *es[4:]], id="reordered"),
+        pytest.param(lambda es: [es[0], b"{not json\n", *es[1:]], id="garbled"),
+        pytest.param(lambda es: [es[0], es[1][:-1] + b"x", *es[2:]], id="lines overrun"),
+        pytest.param(lambda es: [es[0], altered_lines(es[1]), *es[2:]], id="lines edited"),
     ],
 )
 def test_an_altered_journal_is_refused(audit: AuditConfig, alter: object) -> None:
     crash_before_folding(audit)
     path = journal_path(audit.path)
-    lines = path.read_text(encoding="utf-8").splitlines()
     assert callable(alter)
-    path.write_text("\n".join(alter(lines)) + "\n", encoding="utf-8")
+    path.write_bytes(b"".join(alter(journal_entries(path.read_bytes()))))
     with pytest.raises(ProvenanceError, match="audit journal"):
         ProvenanceStore(audit)
     assert path.exists()
