@@ -109,10 +109,13 @@ class ColumnClassifier:
         profile: Profile,
         scanner: TextScanner,
         is_person: Callable[[Sequence[str]], list[bool]],
+        known_person: Callable[[Sequence[str]], list[bool | None]] | None = None,
     ) -> None:
         self._profile = profile
         self._scanner = scanner
         self._is_person = is_person
+        self._known_person = known_person
+        """``is_person``'s earlier answers, without NER: they may decide a sample alone."""
         self._plans: BoundedCache[tuple[str, str, tuple[str, ...]], ColumnPlan] = BoundedCache(
             PLAN_CACHE_ENTRIES
         )
@@ -262,12 +265,27 @@ class ColumnClassifier:
 
     def _by_names(self, sample: list[str]) -> ColumnPlan | None:
         candidates = [v for v in sample[:NER_SAMPLE] if _could_be_a_name(v)]
-        if len(candidates) < self._profile.thresholds.column_share * min(len(sample), NER_SAMPLE):
+        sampled = min(len(sample), NER_SAMPLE)
+        if len(candidates) < self._profile.thresholds.column_share * sampled:
             return None
-        flags = self._is_person(candidates)
-        share = sum(flags) / min(len(sample), NER_SAMPLE)
-        if share >= self._profile.thresholds.ner_column_share:
-            return ColumnPlan("entity", "PERSON", "content")
+        names = self._names_without_ner(candidates, sampled)
+        if names is None:
+            names = sum(self._is_person(candidates))
+        return ColumnPlan("entity", "PERSON", "content") if self._named(names, sampled) else None
+
+    def _named(self, names: int, sampled: int) -> bool:
+        return names / sampled >= self._profile.thresholds.ner_column_share
+
+    def _names_without_ner(self, candidates: list[str], sampled: int) -> int | None:
+        """How many candidates are names, when the answers known from earlier samples
+        decide the column whatever the rest are (the next page of a result shares most of
+        its sample with this one); None when NER has to read the rest."""
+        if self._known_person is None:
+            return None
+        known = self._known_person(candidates)
+        names, unknown = known.count(True), known.count(None)
+        if self._named(names, sampled) == self._named(names + unknown, sampled):
+            return names
         return None
 
 

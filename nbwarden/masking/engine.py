@@ -147,7 +147,9 @@ class Masker:
         self._wholes: dict[tuple[str, bool], dict[str, _WholeValue]] = {}
         self._whole_entries = 0
         self.operators = Operators(profile, pseudonym_key, self.identifier)
-        self.classifier = ColumnClassifier(profile, self.scanner, self.names.is_person)
+        self.classifier = ColumnClassifier(
+            profile, self.scanner, self.names.is_person, self.names.known_whole_names
+        )
 
     @classmethod
     def from_config(cls, config: MaskingConfig, pseudonym_key: bytes) -> Masker:

@@ -297,6 +297,10 @@ class NameFinder:
         self._windows.clear()
         self._whole_names.clear()
 
+    def known_whole_names(self, values: Sequence[str]) -> list[bool | None]:
+        """What :meth:`is_person` answered before for each value; None where it has not."""
+        return [self._whole_names.get(given_name_first(value)) for value in values]
+
     def is_person(self, values: Sequence[str]) -> list[bool]:
         """For short values (a column sample): is the whole value a name? The name lists
         answer first; NER reads the rest, and a PERSON the lists refute does not count."""

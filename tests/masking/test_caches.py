@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
 import pytest
 from faker import Faker
@@ -95,3 +97,34 @@ def test_ner_multiplies_matrices_on_one_blas_thread(masker: Masker) -> None:
     ner = masker.names._pipeline().get_pipe("ner")
     assert type(ner.model.ops).gemm is Ops.gemm
     assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}
+
+
+def test_a_sample_decided_by_earlier_answers_needs_no_ner(masker: Masker) -> None:
+    """A column's next page shares all but one sampled value with the last: the known
+    answers decide the plan whatever the new value is, so NER does not run, and the plan is
+    the one NER would give."""
+    from nbwarden.masking.columns import ColumnClassifier
+
+    asked: list[list[str]] = []
+
+    def counting(values: Sequence[str]) -> list[bool]:
+        asked.append(list(values))
+        return masker.names.is_person(values)
+
+    Faker.seed(21)
+    fake = Faker()
+    names = [fake.name() for _ in range(31)]
+    cities = [f"{fake.city()} {fake.city_suffix()}" for _ in range(31)]
+    masker.clear_caches()
+    learning = ColumnClassifier(
+        masker.profile, masker.scanner, counting, masker.names.known_whole_names
+    )
+    blind = ColumnClassifier(masker.profile, masker.scanner, masker.names.is_person)
+    for values in (names, cities):
+        first = learning.plan("label", pa.chunked_array([pa.array(values[:30])]))
+        asked.clear()
+        next_page = pa.chunked_array([pa.array(values[1:])])
+        assert learning.plan("label", next_page) == blind.plan("label", next_page)
+        assert asked == []
+        assert first.kind in ("entity", "scan")
+    assert learning.plan("label", pa.chunked_array([pa.array(names[:30])])).entity == "PERSON"
