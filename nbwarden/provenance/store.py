@@ -1036,14 +1036,23 @@ class _SubjectHmacs:
         return found
 
     def group(self, entity_type: str, identifiers: Iterable[str]) -> list[str]:
-        """The HMACs of one type's identifiers, in their order."""
+        """The HMACs of one type's identifiers, in their order: one ``map`` over the cache,
+        once the identifiers not in it yet (the next page's few new ones) are added."""
         if not isinstance(identifiers, Collection):
             identifiers = list(identifiers)
-        cached = self._by_type.get(entity_type)
-        if cached is not None:
-            with contextlib.suppress(KeyError):
-                return list(map(cached.__getitem__, identifiers))
+        for _ in range(2):
+            cached = self._by_type.get(entity_type)
+            if cached is not None:
+                with contextlib.suppress(KeyError):
+                    return list(map(cached.__getitem__, identifiers))
+            self._add_missing(entity_type, identifiers)
         return [self.one(entity_type, identifier) for identifier in identifiers]
+
+    def _add_missing(self, entity_type: str, identifiers: Iterable[str]) -> None:
+        cached = self._by_type.get(entity_type, {})
+        for identifier in identifiers:
+            if identifier not in cached:
+                self.one(entity_type, identifier)
 
 
 def _columns_table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:

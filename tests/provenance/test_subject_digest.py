@@ -191,3 +191,14 @@ def test_the_subject_lines_are_every_subjects_line_sorted(audit: AuditConfig) ->
             assert count == len(subjects)
 
         check()
+
+
+@pytest.mark.parametrize("max_entries", [3, 5, 1000])
+def test_cached_hmacs_are_the_keyed_hashes_even_when_the_cache_empties(max_entries: int) -> None:
+    key = b"s" * 32
+    cache = store_module._SubjectHmacs(key, max_entries)
+    first = [f"reader{i}@example.org" for i in range(4)]
+    next_page = [*first[1:], "reader9@example.org"]
+    for identifiers in (first, next_page, next_page):
+        expected = [keyed_hash(key, f"{EMAIL}\x1f{identifier}") for identifier in identifiers]
+        assert cache.group(EMAIL, identifiers) == expected
