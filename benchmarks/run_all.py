@@ -35,7 +35,7 @@ class Benchmark:
 
 BENCHMARKS = (
     Benchmark("masking", "Masking vs plain Presidio", (), ("--quick",)),
-    Benchmark("kernel", "Governed cell vs plain JupySQL", (), ("--repeats", "5")),
+    Benchmark("kernel", "Governed cell vs plain JupySQL", (), ("--repeats", "9")),
     Benchmark(
         "provenance", "DSAR latency at 1M executions, audit appends per second", (), ("--quick",)
     ),
