@@ -92,7 +92,7 @@ INDEX_WHEN_IDLE_S = 0.05
 """The writer folds the journal into DuckDB and moves pending subject lines into
 ``subject_index`` once nothing was queued for this long (between cells, in a notebook)."""
 FOLD_RECORDS = 2048
-FOLD_BYTES = 32 * 1024 * 1024
+FOLD_BYTES = 8 * 1024 * 1024
 """...or once the journal holds this many records or bytes, so a store that is never idle
 keeps its journal (and its replay after a crash) small."""
 INDEX_BACKLOG_LINES = 500_000
@@ -850,11 +850,21 @@ class ProvenanceStore:
             self._run_command("index")
 
     def _settle(self) -> None:
-        """Commit queued appends and the journal to DuckDB before a read, so it sees them."""
-        if (self._unflushed or self._unfolded) and self._deferred_error is None:
-            self._unflushed = False
-            with contextlib.suppress(ProvenanceError):
-                self._run_command("fold")
+        """Commit queued appends and the journal to DuckDB before a read, so it sees them.
+
+        A failed write left nothing more to read, so the read goes on; a failed fold left
+        durable records that DuckDB does not hold, so the read fails rather than answer
+        without them (they are replayed when the store is opened again)."""
+        if not (self._unflushed or self._unfolded):
+            return
+        self._unflushed = False
+        try:
+            if self._deferred_error is not None:
+                raise self._deferred_error
+            self._run_command("fold")
+        except ProvenanceError:
+            if self._unfolded:
+                raise
 
     def verify(self) -> VerifyReport:
         if self._closed:

@@ -14,6 +14,7 @@ import pytest
 
 from nbwarden.config import AuditConfig
 from nbwarden.provenance import ExecutionEnd, ProvenanceError, ProvenanceStore
+from nbwarden.provenance import store as store_module
 from nbwarden.provenance.journal import Journal, JournalRecord, journal_path, read_records
 from tests.provenance.history import sample_start
 
@@ -183,3 +184,27 @@ def test_a_failed_write_is_reported(tmp_path: Path) -> None:
     finally:
         journal.close()
     assert Path("/dev/full").exists()
+
+
+def test_reads_fail_while_durable_records_cannot_be_folded(
+    audit: AuditConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB refusing the fold (a disk error, injected here) leaves durable records it
+    does not hold: an answer without them would look complete, so reads fail; the records
+    are folded at close or replayed at the next open."""
+
+    def disk_error(*_args: object) -> None:
+        raise duckdb.IOException("injected")
+
+    monkeypatch.setattr(store_module, "INDEX_WHEN_IDLE_S", 3600)
+    with ProvenanceStore(audit) as store:
+        execution_id = store.record_start(sample_start())
+        monkeypatch.setattr(store_module, "_insert_journaled", disk_error)
+        with pytest.raises(ProvenanceError):
+            store.get_execution(execution_id)
+        with pytest.raises(ProvenanceError):
+            store.record_start(sample_start())
+        monkeypatch.undo()
+    with ProvenanceStore(audit) as reopened:
+        assert reopened.get_execution(execution_id) is not None
+        assert reopened.verify().ok
