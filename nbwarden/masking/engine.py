@@ -562,7 +562,7 @@ class _Session:
         findings: _Findings,
         encoded: _Encoded | None = None,
     ) -> pa.ChunkedArray | pa.Array:
-        """Mask one column by its distinct values; ``encoded``: its :func:`_encode`, if
+        """Mask one column by its distinct values; ``encoded``: its :class:`_Encoded`, if
         planning made it."""
         if plan.kind == "json" and not is_string_type(column.type):
             return self._mask_nested(name, column, plan, findings)
