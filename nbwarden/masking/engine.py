@@ -208,7 +208,10 @@ class Masker:
         session = _Session(self, frozenset(), frozenset())
         outcome = session.free_texts([text])[0]
         counts = Counter(outcome.masked_entities)
-        subjects = sorted({SubjectRef(e, identifier, None) for e, identifier in outcome.found})
+        found = Subjects(self.profile.not_subjects)
+        for entity, identifier in outcome.found:
+            found.add(entity, identifier, None)
+        subjects = sorted(set(found))
         masked = outcome.replacement if outcome.replacement is not None else text
         return TextMaskResult(text=masked, entity_counts=dict(counts), subjects=subjects)
 
@@ -439,7 +442,7 @@ class _Session:
         if len(self.plans) < table.num_columns:
             self._plan(table, encoded)
         columns: list[pa.ChunkedArray | pa.Array] = list(table.columns)
-        findings = _Findings()
+        findings = self._findings()
         order = sorted(self.plans, key=lambda i: _PLAN_ORDER[self.plans[i].kind])
         for index in order:
             if self.plans[index].kind == "skip":
@@ -454,6 +457,9 @@ class _Session:
                 name, table.column(index), self.plans[index], findings, encoded.get(index)
             )
         return findings.result(pa.Table.from_arrays(columns, names=table.column_names))
+
+    def _findings(self) -> _Findings:
+        return _Findings(subjects=Subjects(self.profile.not_subjects))
 
     def _plan(self, table: pa.Table, encoded: dict[int, _Encoded]) -> None:
         """Plan each column not planned yet. A text column's dictionary encoding, made
@@ -499,7 +505,7 @@ class _Session:
 
     def mask_records(self, keys: list[str], values: list[str]) -> MaskResult:
         """A record's fields (``psql -x``): each value masked as the column its key names."""
-        findings = _Findings()
+        findings = self._findings()
         key_column = pa.chunked_array([pa.array(keys, pa.string())])
         value_column = pa.chunked_array([pa.array(values, pa.string())])
         masked = self._mask_by_row_keys("value", value_column, key_column, findings, False)
@@ -597,14 +603,12 @@ class _Session:
     ) -> None:
         column_counts = findings.column_findings.setdefault(name, Counter())
         subjects = findings.subjects
-        not_subjects = self.profile.not_subjects
         for outcome, count in zip(outcomes, counts, strict=True):
             if not outcome.found or count == 0:
                 continue
             for entity, identifier in outcome.found:
                 column_counts[entity] += count
-                if entity not in not_subjects:
-                    subjects.add(entity, identifier, name)
+                subjects.add(entity, identifier, name)
             for entity in outcome.masked_entities:
                 findings.entity_counts[entity] += count
 
@@ -632,8 +636,7 @@ class _Session:
             total = int(counts.sum())
         if total:
             findings.column_findings.setdefault(name, Counter())[entity] += total
-            if entity not in self.masker.profile.not_subjects:
-                findings.subjects.add_distinct(entity, name, cast(dict[str, None], named))
+            findings.subjects.add_distinct(entity, name, cast(dict[str, None], named))
         if not self._masks(entity):
             return None
         if total:
@@ -862,8 +865,7 @@ class _Session:
             masked_documents.append(masked)
             for entity, identifier in found:
                 column_counts[entity] += 1
-                if entity not in self.profile.not_subjects:
-                    findings.subjects.add(entity, identifier, name)
+                findings.subjects.add(entity, identifier, name)
             findings.entity_counts.update(entities)
             if entities:
                 changed_rows.append(row)

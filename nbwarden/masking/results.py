@@ -20,13 +20,18 @@ class SubjectRef(NamedTuple):
 class Subjects(Sequence[SubjectRef]):
     """The data subjects seen in a result, grouped by entity type and column, each in the
     order first seen. Reads as a sequence of :class:`SubjectRef`; the provenance store
-    reads :meth:`groups` instead, so a large result costs no object per subject."""
+    reads :meth:`groups` instead, so a large result costs no object per subject.
 
-    def __init__(self) -> None:
+    ``excluded``: entity types never recorded (the profile's ``not_subjects``: a postcode
+    describes many people)."""
+
+    def __init__(self, excluded: frozenset[str] = frozenset()) -> None:
         self._groups: dict[tuple[str, str | None], dict[str, None]] = {}
+        self._excluded = excluded
 
     def add(self, entity_type: str, identifier: str, column: str | None) -> None:
-        self._groups.setdefault((entity_type, column), {})[identifier] = None
+        if entity_type not in self._excluded:
+            self._groups.setdefault((entity_type, column), {})[identifier] = None
 
     def add_all(self, entity_type: str, column: str | None, identifiers: Iterable[str]) -> None:
         self.add_distinct(entity_type, column, dict.fromkeys(identifiers))
@@ -36,6 +41,8 @@ class Subjects(Sequence[SubjectRef]):
     ) -> None:
         """Add identifiers that are already distinct, as the keys of a dict the caller
         hands over: a group seen first here keeps that dict, so it costs no copy."""
+        if entity_type in self._excluded:
+            return
         group = self._groups.setdefault((entity_type, column), identifiers)
         if group is not identifiers:
             group.update(identifiers)
