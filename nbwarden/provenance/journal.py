@@ -2,9 +2,9 @@
 
 A record is durable once its line is written and synced (a fraction of a millisecond),
 not once DuckDB commits it (a millisecond or two per transaction). The writer thread
-folds the journal into the DuckDB tables when it is idle, before every read and command, and
-when the journal grows; then it empties the journal. After a crash, the store replays the lines
-DuckDB does not hold yet, checking that each continues the hash chain.
+folds the journal into the DuckDB tables when it is idle, before every read and command,
+and when the journal grows; then it empties the journal. After a crash, the store replays
+the records DuckDB does not hold yet, checking that each continues the hash chain.
 
 Each record is one line of JSON: ``b`` the record's canonical body (what the chain HMAC
 covers, timestamps as integer microseconds), ``p`` and ``h`` its chain hashes, and for
@@ -74,9 +74,6 @@ class Journal:
             ) from None
         self.size += len(data)
 
-    def read(self) -> list[JournalRecord]:
-        return read_records(self.path)
-
     def clear(self) -> None:
         """Empty the journal; its records are committed in DuckDB (a crash before this only
         leaves lines that replay skips)."""
@@ -94,11 +91,11 @@ def encode(record: JournalRecord) -> bytes:
     fields: dict[str, Any] = {"b": record.body, "p": record.prev_hash, "h": record.hash}
     if record.subjects is not None:
         fields["s"] = record.subjects
-    if record.subject_lines is None:
-        return (_JSON.encode(fields) + "\n").encode("utf-8")
-    lines = record.subject_lines.encode("utf-8")
-    fields["n"] = len(lines)
-    return b"".join(((_JSON.encode(fields) + "\n").encode("utf-8"), lines, b"\n"))
+    lines = None if record.subject_lines is None else record.subject_lines.encode("utf-8")
+    if lines is not None:
+        fields["n"] = len(lines)
+    header = (_JSON.encode(fields) + "\n").encode("utf-8")
+    return header if lines is None else b"".join((header, lines, b"\n"))
 
 
 def read_records(path: Path) -> list[JournalRecord]:

@@ -1,7 +1,7 @@
 """The provenance store: one writer thread owns the DuckDB file and appends in batches.
 
 A batch is durable once the journal holds it (``journal.py``); the writer folds the
-log into DuckDB between cells, before reads and commands, and when the journal grows.
+journal into DuckDB between cells, before reads and commands, and when it grows.
 """
 
 from __future__ import annotations
@@ -184,9 +184,8 @@ class ProvenanceStore:
         index (writer thread only)."""
         self._pending_lines = 0
         self._journaled: list[JournalRecord] = []
-        """Records in the journal that DuckDB does not hold yet (writer thread only)."""
-        self._unfolded = False
-        """Set by the writer while ``_journaled`` is not empty; a read folds it first."""
+        """Records in the journal that DuckDB does not hold yet. The writer alone changes
+        it; a read folds it first while it is not empty."""
         self._journal: Journal | None = None
         self._writer: threading.Thread | None = None
         if not read_only:
@@ -225,7 +224,8 @@ class ProvenanceStore:
             raise ProvenanceError(f"audit store {self.path} does not exist")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = self._open(read_only=self.read_only)
-        journaled = journal_path(self.path).exists() and journal_path(self.path).stat().st_size > 0
+        journal = journal_path(self.path)
+        journaled = journal.exists() and journal.stat().st_size > 0
         if self.read_only and (
             schema_version(db) < SCHEMA_VERSION or pending_subject_seqs(db) or journaled
         ):
@@ -648,7 +648,6 @@ class ProvenanceStore:
                 _fail(item, error)
             return
         self._journaled += records
-        self._unfolded = True
         for item in appends:
             if item.future is not None:
                 item.future.set_result(item.seq)
@@ -678,7 +677,6 @@ class ProvenanceStore:
             if record.subject_lines is not None:
                 self._note_pending(record.seq, record.subject_lines.count("\n") + 1)
         self._journaled = []
-        self._unfolded = False
         assert self._journal is not None
         try:
             self._journal.clear()
@@ -855,7 +853,7 @@ class ProvenanceStore:
         A failed write left nothing more to read, so the read goes on; a failed fold left
         durable records that DuckDB does not hold, so the read fails rather than answer
         without them (they are replayed when the store is opened again)."""
-        if not (self._unflushed or self._unfolded):
+        if not (self._unflushed or self._journaled):
             return
         self._unflushed = False
         try:
@@ -863,7 +861,7 @@ class ProvenanceStore:
                 raise self._deferred_error
             self._run_command("fold")
         except ProvenanceError:
-            if self._unfolded:
+            if self._journaled:
                 raise
 
     def verify(self) -> VerifyReport:
@@ -1088,7 +1086,7 @@ def _subject_table(parts: list[SubjectColumns]) -> pa.Table:
 
 
 def _insert_journaled(con: duckdb.DuckDBPyConnection, records: list[JournalRecord]) -> None:
-    """Logged records into their tables, one insert per table, with their subject rows."""
+    """Journaled records into their tables, one insert per table, with their subject rows."""
     by_table: dict[str, list[tuple[Any, ...]]] = {}
     for record in records:
         by_table.setdefault(record.table, []).append(_stored_row(record))
