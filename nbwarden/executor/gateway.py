@@ -40,7 +40,7 @@ from nbwarden.executor.models import (
     Outcome,
     Status,
 )
-from nbwarden.executor.payload import shell_payload, sql_payload
+from nbwarden.executor.payload import ResultPayload, arrow_answer, shell_payload, sql_payload
 from nbwarden.executor.scrub import connection_secrets, driver_message, scrub_message
 from nbwarden.executor.shell import ShellTargetError, run_local, run_ssh
 from nbwarden.executor.sql import CancelHandle, SqlRunner, StatementCancelled
@@ -127,10 +127,10 @@ class Gateway:
         return cls(config, policy, masker, store, approvals)
 
     async def execute(
-        self, request: ExecuteRequest, identity: Identity, *, json_rows: bool = True
+        self, request: ExecuteRequest, identity: Identity, *, arrow: bool = False
     ) -> Outcome:
         loop = asyncio.get_running_loop()
-        run = functools.partial(self.execute_sync, request, identity, json_rows=json_rows)
+        run = functools.partial(self.execute_sync, request, identity, arrow=arrow)
         return await loop.run_in_executor(self._pool, run)
 
     async def cancel(self, execution_id: str, identity: Identity) -> bool:
@@ -175,10 +175,11 @@ class Gateway:
     # the request, step by step -------------------------------------------------
 
     def execute_sync(
-        self, request: ExecuteRequest, identity: Identity, *, json_rows: bool = True
+        self, request: ExecuteRequest, identity: Identity, *, arrow: bool = False
     ) -> Outcome:
-        """``json_rows=False``: a SQL result without ``rows``, for a caller that sends only
-        its Arrow ``table`` on (building the rows costs about a millisecond per 1,000)."""
+        """``arrow=True``: for a caller that sends the answer on as an Arrow stream. A SQL
+        result then has no JSON ``rows`` (about a millisecond per 1,000) and carries the
+        stream, written while the end record is made durable (``ResultPayload``)."""
         plan = self._plan(request, identity)
         try:
             execution_id = self.store.record_start(self._start_record(plan))
@@ -194,7 +195,7 @@ class Gateway:
             self._use_approval(execution_id, plan)
         except ApprovalError as exc:
             return self._finish(execution_id, plan, "error", str(exc))
-        return self._run(execution_id, plan, json_rows)
+        return self._run(execution_id, plan, arrow)
 
     def _plan(self, request: ExecuteRequest, identity: Identity) -> _Plan:
         code_bytes = request.code.encode("utf-8", errors="replace")
@@ -373,7 +374,7 @@ class Gateway:
             request.kind, request.target, request.code, plan.identity.user, request.params
         )
 
-    def _run(self, execution_id: str, plan: _Plan, json_rows: bool) -> Outcome:
+    def _run(self, execution_id: str, plan: _Plan, arrow: bool) -> Outcome:
         handle = CancelHandle()
         with self._lock:
             self._running[execution_id] = _Running(
@@ -381,14 +382,14 @@ class Gateway:
             )
         try:
             if plan.request.kind == "sql":
-                return self._run_sql(execution_id, plan, handle, json_rows)
+                return self._run_sql(execution_id, plan, handle, arrow)
             return self._run_shell(execution_id, plan, handle)
         finally:
             with self._lock:
                 self._running.pop(execution_id, None)
 
     def _run_sql(
-        self, execution_id: str, plan: _Plan, handle: CancelHandle, json_rows: bool
+        self, execution_id: str, plan: _Plan, handle: CancelHandle, arrow: bool
     ) -> Outcome:
         request = plan.request
         connection = self.config.connection(request.target)
@@ -436,8 +437,9 @@ class Gateway:
                 result.truncated,
                 result.elapsed_s,
                 result.rows_affected,
-                json_rows,
+                json_rows=not arrow,
             ),
+            arrow,
         )
 
     def _run_shell(self, execution_id: str, plan: _Plan, handle: CancelHandle) -> Outcome:
@@ -488,21 +490,25 @@ class Gateway:
         plan: _Plan,
         end: ExecutionEnd,
         build_payload: Callable[[], dict[str, Any]],
+        arrow: bool = False,
     ) -> Outcome:
-        """Queue the end record, build the payload while the store commits it, and return
-        the payload only once the record is durable."""
+        """Queue the end record, build the answer (and its Arrow stream, ``arrow``) while
+        the store makes the record durable, and return it only once the record is."""
         try:
             self.store.record_end(execution_id, end, durable=False)
         except Exception:
             return self._withheld(execution_id, plan)
         payload = build_payload()
+        outcome = Outcome(
+            "ok", execution_id, verdict=_verdict_dict(plan), approval=plan.approval, result=payload
+        )
+        if arrow and isinstance(payload, ResultPayload):
+            payload.arrow_answer = arrow_answer(outcome.to_dict())
         try:
             self.store.flush()
         except Exception:
             return self._withheld(execution_id, plan)
-        return Outcome(
-            "ok", execution_id, verdict=_verdict_dict(plan), approval=plan.approval, result=payload
-        )
+        return outcome
 
     def _withheld(self, execution_id: str, plan: _Plan) -> Outcome:
         return Outcome(

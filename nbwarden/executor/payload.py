@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -23,28 +25,32 @@ mostly one run, and 5,000 row numbers as JSON cost more than the Arrow stream it
 
 class ResultPayload(dict[str, Any]):
     """A SQL ResultPayload, JSON-ready; ``table`` is the masked Arrow table it was built
-    from, so an Arrow answer needs no second pass over the rows."""
+    from, so an Arrow answer needs no second pass over the rows; ``arrow_answer`` is the
+    whole ``execute`` answer as an Arrow stream, when the caller asked for one (the
+    gateway writes it while the end record is made durable)."""
 
     table: pa.Table | None = None
+    arrow_answer: bytes | None = None
 
 
 def sql_payload(
     table: pa.Table,
     types: Sequence[str],
-    masked_cells: Mapping[str, Sequence[int]],
+    masked_cells: Mapping[str, list[int]],
     entity_counts: Mapping[str, int],
     truncated: bool,
     elapsed_s: float,
     rows_affected: int | None = None,
     json_rows: bool = True,
 ) -> dict[str, Any]:
-    """``json_rows=False`` leaves ``rows`` out: the caller sends the Arrow table."""
+    """``masked_cells``: per column, the masked rows, ascending (as the masker gives them).
+    ``json_rows=False`` leaves ``rows`` out: the caller sends the Arrow table."""
     columns = list(table.column_names)
     payload = ResultPayload(
         {
             "columns": columns,
             "types": list(types),
-            "masked": {col: sorted(map(int, idx)) for col, idx in masked_cells.items() if idx},
+            "masked": {column: rows for column, rows in masked_cells.items() if rows},
             "row_count": table.num_rows,
             "truncated": truncated,
             "entity_counts": dict(entity_counts),
@@ -88,7 +94,7 @@ def read_arrow_answer(data: bytes) -> dict[str, Any]:
     if not isinstance(result, dict):
         raise ValueError("the Arrow answer carries no result")
     result["masked"] = {
-        column: [row for first, end in column_runs for row in range(first, end)]
+        column: list(chain.from_iterable(itertools.starmap(range, column_runs)))
         for column, column_runs in result.get("masked", {}).items()
     }
     result["table"] = table.replace_schema_metadata(None)
@@ -100,6 +106,8 @@ def runs(rows: Sequence[int]) -> list[list[int]]:
     [5, 6]]``."""
     if not rows:
         return []
+    if rows[-1] - rows[0] == len(rows) - 1:  # ascending and distinct: one run
+        return [[int(rows[0]), int(rows[-1]) + 1]]
     numbers = np.asarray(rows, dtype=np.int64)
     breaks = np.flatnonzero(np.diff(numbers) != 1) + 1
     firsts = numbers[np.concatenate(([0], breaks))]

@@ -82,6 +82,7 @@ class MaskResult:
     column_findings: dict[str, dict[str, int]] = field(default_factory=dict)
     subjects: Subjects = field(default_factory=Subjects)
     masked_cells: dict[str, list[int]] = field(default_factory=dict)
+    """Per column, the rows whose cell was masked, ascending."""
 
 
 @dataclass

@@ -18,7 +18,7 @@ from jupyter_server.auth.decorator import authorized as jupyter_authorized
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from nbwarden.executor.payload import ARROW_STREAM, arrow_answer
+from nbwarden.executor.payload import ARROW_STREAM
 from nbwarden.server_extension import assertions
 from nbwarden.server_extension.auth import RoledUser, has_any
 from nbwarden.server_extension.errors import GatewayAPIError
@@ -199,9 +199,9 @@ class ExecuteHandler(NBWardenHandler):
         kernel_header = self.request.headers.get(KERNEL_HEADER)
         wants_arrow = self._wants_arrow()
         status, payload = await self.state.execute(
-            caller, self.json_body(), kernel_header, json_rows=not wants_arrow
+            caller, self.json_body(), kernel_header, arrow=wants_arrow
         )
-        stream = arrow_answer(payload) if status == 200 and wants_arrow else None
+        stream = getattr(payload.get("result"), "arrow_answer", None) if status == 200 else None
         if stream is None:
             self.reply(payload, status)
             return

@@ -165,17 +165,18 @@ class ApiState:
         caller: Caller,
         body: dict[str, Any],
         kernel_header: str | None = None,
-        json_rows: bool = True,
+        arrow: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         """Run one governed cell; ``kernel_header`` is the ``X-NBWarden-Kernel`` header;
-        ``json_rows=False`` when the answer goes out as Arrow."""
+        ``arrow`` when the answer goes out as Arrow (a SQL result then carries it as
+        ``ResultPayload.arrow_answer``)."""
         from nbwarden.executor import Identity
 
         request, kernel_id = self._execute_request(caller, body, kernel_header)
         identity = Identity(
             user=caller.user, roles=caller.roles, kernel_id=kernel_id, session_id=None
         )
-        outcome = await self._guard(self.gateway.execute(request, identity, json_rows=json_rows))
+        outcome = await self._guard(self.gateway.execute(request, identity, arrow=arrow))
         payload = _as_dict(outcome)
         status = str(payload.get("status", "error"))
         if self.events is not None and payload.get("execution_id"):

@@ -13,6 +13,7 @@ from executor_support import Clock, ConfigMaker, GatewayMaker
 from nbwarden.config import Config
 from nbwarden.executor import ExecuteRequest, ExecutionError, Gateway, Identity, Outcome
 from nbwarden.executor.gateway import source_columns
+from nbwarden.executor.payload import ResultPayload, read_arrow_answer
 from nbwarden.masking import Masker
 from nbwarden.policy import PolicyEngine
 
@@ -446,3 +447,27 @@ def test_sqlites_catalog_shows_its_names(
     gateway = make_gateway(make_config(extra_connections={"crm": {"url": f"sqlite:///{database}"}}))
     outcome = run(gateway, "SELECT name FROM sqlite_master WHERE type = 'table'", target="crm")
     assert outcome.result is not None and outcome.result["rows"] == [["people"]]
+
+
+def test_the_arrow_answer_is_written_by_the_gateway_only_when_asked(
+    make_gateway: GatewayMaker, customers: list[dict[str, Any]]
+) -> None:
+    """``arrow=True``: no JSON rows, and the whole answer as an Arrow stream, written while
+    the end record was made durable; it reads back as the JSON answer."""
+    gateway = make_gateway()
+    request = ExecuteRequest(kind="sql", target="prod", code=SAFE_SELECT, cell_id="c1")
+    as_json = gateway.execute_sync(request, ALICE)
+    as_arrow = gateway.execute_sync(request, ALICE, arrow=True)
+    assert isinstance(as_json.result, ResultPayload)
+    assert isinstance(as_arrow.result, ResultPayload)
+    assert as_json.result.arrow_answer is None and "rows" in as_json.result
+    assert as_arrow.result.arrow_answer is not None and "rows" not in as_arrow.result
+    answer = read_arrow_answer(as_arrow.result.arrow_answer)
+    assert answer["execution_id"] == as_arrow.execution_id
+    assert answer["verdict"] == as_arrow.verdict
+    table = answer["result"].pop("table")
+    assert table.to_pylist() == [
+        dict(zip(as_json.result["columns"], row, strict=True)) for row in as_json.result["rows"]
+    ]
+    assert answer["result"]["masked"] == as_json.result["masked"] != {}
+    assert record(gateway, as_arrow)["status"] == "ok"

@@ -32,3 +32,10 @@ def test_masked_rows_survive_the_arrow_answer() -> None:
     assert answer["result"]["masked"] == masked
     assert answer["result"]["table"].equals(table)
     assert "rows" not in answer["result"]
+
+
+def test_masked_rows_come_as_they_are_and_one_run_is_found_at_once() -> None:
+    table = pa.table({"email": ["a"] * 4})
+    result = sql_payload(table, ["string"], {"email": [0, 1, 2, 3], "x": []}, {}, False, 0.1)
+    assert result["masked"] == {"email": [0, 1, 2, 3]}
+    assert runs(range(10, 20)) == [[10, 20]]
