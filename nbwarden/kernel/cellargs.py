@@ -62,6 +62,8 @@ def parse_target_line(line: str, magic: str) -> str | None:
 
 def bind_parameter_names(sql: str) -> list[str]:
     """Names of ``:name`` placeholders, outside strings, comments and ``::`` casts."""
+    if ":" not in sql:
+        return []
     try:
         tokens = Tokenizer().tokenize(sql)
     except TokenError:

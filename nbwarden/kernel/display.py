@@ -79,8 +79,9 @@ def result_frame(result: Mapping[str, Any], execution_id: str | None) -> MaskedF
 def _arrow_frame(table: pa.Table, types: list[str]) -> pd.DataFrame:
     """Arrow gives decimals, timestamps and dates their types; a column the masker turned
     into text gets its database type back unless it holds a placeholder (then Arrow's text
-    column stands). One thread: at the row cap's sizes Arrow's pool only adds hand-offs."""
-    frame: pd.DataFrame = table.to_pandas(use_threads=False)
+    column stands). One thread: at the row cap's sizes Arrow's pool only adds hand-offs; a
+    block per column: gathering the object columns into one block copied them all."""
+    frame: pd.DataFrame = table.to_pandas(use_threads=False, split_blocks=True)
     for index, field in enumerate(table.schema):
         declared = types[index] if index < len(types) else ""
         if pa.types.is_string(field.type) and declared.startswith(TYPED_PREFIXES):
