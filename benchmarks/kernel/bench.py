@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import secrets
 import statistics
@@ -132,7 +133,8 @@ async def timed(client: Any, code: str) -> float:
 
 
 async def gateway_alone(config_path: Path) -> tuple[Cell, Callable[[], Awaitable[None]]]:
-    """The gateway called in-process (policy, query, masking, provenance): no kernel, no HTTP."""
+    """The gateway called in-process (policy, query, masking, provenance, the Arrow answer),
+    as the kernel's calls run it: no kernel, no HTTP."""
     from nbwarden.executor import ExecuteRequest, Identity
 
     state = await asyncio.to_thread(build_state, load_config(config_path))
@@ -141,7 +143,9 @@ async def gateway_alone(config_path: Path) -> tuple[Cell, Callable[[], Awaitable
     async def run(code: str) -> float:
         request = ExecuteRequest(kind="sql", target="prod", code=code.split("\n", 1)[1])
         started = time.perf_counter()
-        outcome = await asyncio.to_thread(state.gateway.execute_sync, request, identity)
+        outcome = await asyncio.to_thread(
+            functools.partial(state.gateway.execute_sync, request, identity, arrow=True)
+        )
         elapsed = time.perf_counter() - started
         if outcome.status != "ok":
             raise RuntimeError(f"gateway: {outcome.status} {outcome.error}")
