@@ -17,12 +17,15 @@ import os
 import select
 import ssl
 import threading
+import time
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 GATEWAY_URL_ENV = "NBWARDEN_GATEWAY_URL"
 ASSERTION_SCHEME = "NBWarden-Assertion"
 CONNECT_TIMEOUT_S = 10.0
+WAIT_INTERVAL_S = 0.5
 PROGRESS_TIMEOUT_S = 2.0
 """A progress poll is only decoration: never let a slow one hold up the cell."""
 
@@ -66,11 +69,17 @@ class GatewayClient:
     def close(self) -> None:
         self._pool.close()
 
-    def execute(self, body: dict[str, Any], assertion: str) -> tuple[int, dict[str, Any]]:
+    def execute(
+        self,
+        body: dict[str, Any],
+        assertion: str,
+        while_waiting: Callable[[], None] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
         """POST ``execute``; the HTTP status (200 ok, 202 pending, 403, 409, 422) and the body.
 
         A SQL result comes as an Arrow stream (``result["table"]``, no ``rows``): no JSON
         rows to encode on the server and decode here; every other answer is JSON.
+        ``while_waiting`` is called every ``WAIT_INTERVAL_S`` until the answer starts.
         """
         from nbwarden.executor.payload import ARROW_STREAM  # pyarrow: not for `nbwarden --help`
 
@@ -81,6 +90,7 @@ class GatewayClient:
             body,
             accept=(200, 202, 403, 409, 422),
             media_types=f"{ARROW_STREAM}, application/json;q=0.9",
+            while_waiting=while_waiting,
         )
 
     def approval(self, approval_id: str, assertion: str) -> dict[str, Any]:
@@ -118,6 +128,7 @@ class GatewayClient:
         accept: tuple[int, ...] = (200,),
         timeout_s: float | None = None,
         media_types: str = "application/json",
+        while_waiting: Callable[[], None] | None = None,
     ) -> tuple[int, dict[str, Any]]:
         headers = {"Authorization": f"{ASSERTION_SCHEME} {assertion}", "Accept": media_types}
         data = None if body is None else _json_bytes(body)
@@ -125,7 +136,7 @@ class GatewayClient:
             headers["Content-Type"] = "application/json"
         try:
             status, content_type, content = self._pool.send(
-                method, path, data, headers, timeout_s or self.timeout_s
+                method, path, data, headers, timeout_s or self.timeout_s, while_waiting
             )
         except TimeoutError:
             raise GatewayError(f"the gateway did not answer {method} {path} in time") from None
@@ -163,15 +174,19 @@ class _ConnectionPool:
         data: bytes | None,
         headers: dict[str, str],
         timeout_s: float,
+        while_waiting: Callable[[], None] | None = None,
     ) -> tuple[int, str, bytes]:
         """The answer's status, content type and body; raises OSError, TimeoutError or
-        ``http.client.HTTPException``."""
+        ``http.client.HTTPException``. Waits on the calling thread, so a kernel interrupt
+        reaches it; a call it interrupts closes its connection."""
         connection = self._take()
         try:
             if connection.sock is None:
                 connection.connect()
             connection.sock.settimeout(timeout_s)
             connection.request(method, self._path + path, body=data, headers=headers)
+            if while_waiting is not None:
+                _wait_for_answer(connection.sock, timeout_s, while_waiting)
             response = connection.getresponse()
             content = response.read()
         except BaseException:
@@ -205,6 +220,16 @@ class _ConnectionPool:
                 context=ssl.create_default_context(),
             )
         return http.client.HTTPConnection(self._host, self._port, timeout=CONNECT_TIMEOUT_S)
+
+
+def _wait_for_answer(sock: Any, timeout_s: float, while_waiting: Callable[[], None]) -> None:
+    """Until the answer's first bytes arrive, call ``while_waiting`` every
+    ``WAIT_INTERVAL_S``; raises TimeoutError past ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not select.select([sock], [], [], WAIT_INTERVAL_S)[0]:
+        if time.monotonic() >= deadline:
+            raise TimeoutError
+        while_waiting()
 
 
 def _readable(sock: Any) -> bool:

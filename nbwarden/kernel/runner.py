@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,15 +19,12 @@ from nbwarden.kernel.display import CellStatus, approval_text, progress_text
 
 APPROVAL_TIMEOUT_ENV = "NBWARDEN_APPROVAL_TIMEOUT_S"
 POLL_INTERVAL_S = 0.5
+"""How often the approval state is asked for while a cell waits for it."""
 PROGRESS_AFTER_S = 1.0
 CURRENT_EXECUTION = "current"
 """``executions/current/cancel`` and ``.../progress``: the execution running for the
 assertion's kernel and cell."""
 FINAL_APPROVAL_STATES = frozenset({"approved", "rejected", "expired", "withdrawn"})
-CALLS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nbwarden-call")
-"""Runs each cell's ``execute`` call while the kernel's main thread shows progress; shared
-by all cells (a thread per cell cost more than a small result). Several workers, so a
-call left running by an interrupt does not hold up the next cell."""
 
 
 @dataclass
@@ -83,24 +79,19 @@ class GovernedRun:
         return self._outcome(http_status, body, approval, time.monotonic() - started)
 
     def _post(self, request: CellRequest, started: float) -> tuple[int, dict[str, Any]]:
-        future = CALLS.submit(self.client.execute, asdict(request), self.assertion)
+        counts_rows = request.kind == "sql"
+
+        def show_progress() -> None:
+            elapsed = time.monotonic() - started
+            if elapsed >= PROGRESS_AFTER_S:
+                rows = self._rows_fetched() if counts_rows else None
+                self.status.show(progress_text(elapsed, rows), status="running")
+
         try:
-            return self._wait(future, started, request.kind == "sql")
+            return self.client.execute(asdict(request), self.assertion, show_progress)
         except KeyboardInterrupt:
             self._cancel()
             raise
-
-    def _wait(
-        self, future: Future[tuple[int, dict[str, Any]]], started: float, counts_rows: bool
-    ) -> tuple[int, dict[str, Any]]:
-        while True:
-            try:
-                return future.result(timeout=POLL_INTERVAL_S)
-            except TimeoutError:
-                elapsed = time.monotonic() - started
-                if elapsed >= PROGRESS_AFTER_S:
-                    rows = self._rows_fetched() if counts_rows else None
-                    self.status.show(progress_text(elapsed, rows), status="running")
 
     def _rows_fetched(self) -> int | None:
         """Rows the gateway has fetched for this cell, or None when it cannot say (yet)."""

@@ -51,6 +51,10 @@ class Slow(web.RequestHandler):
         await asyncio.sleep(1.0)
         self.finish({})
 
+    async def post(self, name: str) -> None:
+        await asyncio.sleep(1.2)
+        self.finish({"status": "ok"})
+
 
 @pytest.fixture
 def gateway() -> Iterator[tuple[str, Seen]]:
@@ -146,6 +150,21 @@ def test_a_slow_answer_times_out_with_a_clear_error(gateway: tuple[str, Seen]) -
         assert client.whoami("token-1")["user"] == "alice"
     finally:
         client.close()
+
+
+def test_the_caller_is_called_back_while_it_waits_for_the_answer(
+    gateway: tuple[str, Seen],
+) -> None:
+    """The cell shows progress this way: the call waits on the kernel's main thread."""
+    url, _ = gateway
+    client = GatewayClient(url + "/slow")
+    waited: list[float] = []
+    try:
+        status, body = client.execute({}, "token-1", lambda: waited.append(time.monotonic()))
+    finally:
+        client.close()
+    assert (status, body) == (200, {"status": "ok"})
+    assert len(waited) >= 2  # the answer takes 1.2 s: called at 0.5 and 1.0 s at least
 
 
 def test_an_unreachable_gateway_is_a_gateway_error() -> None:
