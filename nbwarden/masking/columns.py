@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,6 +34,16 @@ class ColumnPlan:
     """Computed from the entity's values (``substr(iban, 3, 2)``): masked whole by the
     entity's placeholder (``Operators.apply``); in a nested value, every leaf that no key
     names."""
+
+
+class PlanKey(NamedTuple):
+    """Everything a plan is made from but the profile: the name (and so its hint), the
+    type and the sample itself, value for value. A key any coarser could hand a column of
+    names the plan of a column of products."""
+
+    name: str
+    type: str
+    sample: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -116,9 +126,7 @@ class ColumnClassifier:
         self._is_person = is_person
         self._known_person = known_person
         """``is_person``'s earlier answers, without NER: they may decide a sample alone."""
-        self._plans: BoundedCache[tuple[str, str, tuple[str, ...]], ColumnPlan] = BoundedCache(
-            PLAN_CACHE_ENTRIES
-        )
+        self._plans: BoundedCache[PlanKey, ColumnPlan] = BoundedCache(PLAN_CACHE_ENTRIES)
 
     def clear_cache(self) -> None:
         self._plans.clear()
@@ -129,15 +137,20 @@ class ColumnClassifier:
         """The plan for a column; decided once per column name, type and sample, so a
         result seen before (a re-run cell, the next page) skips classification and NER.
         ``distinct``: the column's dictionary, as :func:`sample_values` takes it."""
-        plan = self._plan_by_type(name, column)
+        plan = self.plan_by_type(name, column)
         if plan is not None:
             return plan
-        key = self._key(name, column, distinct)
-        plan = self._plans.get(key)
-        if plan is None:
-            hint = hinted_entity(self._profile, name)
-            plan = self._plans.put(key, self._plan_by_sample(name, column.type, hint, list(key[2])))
-        return plan
+        key = self.sample_key(name, column, distinct)
+        return self.cached_plan(key) or self.classify(key, column.type)
+
+    def cached_plan(self, key: PlanKey) -> ColumnPlan | None:
+        return self._plans.get(key)
+
+    def classify(self, key: PlanKey, data_type: pa.DataType) -> ColumnPlan:
+        """The plan of a column by its sample (NER included), kept under its key."""
+        hint = hinted_entity(self._profile, key.name)
+        plan = self._plan_by_sample(key.name, data_type, hint, list(key.sample))
+        return self._plans.put(key, plan)
 
     def origin_plan(
         self, name: str, column: pa.ChunkedArray, origin: ColumnOrigin
@@ -178,15 +191,8 @@ class ColumnClassifier:
                 return ColumnPlan("json", None, "whole row")
         return ColumnPlan("row", None, "whole row")
 
-    def known_plan(
-        self, name: str, column: pa.ChunkedArray, distinct: pa.Array | None = None
-    ) -> ColumnPlan | None:
-        """The plan if it needs no classifying: given by the type, or cached.
-        ``distinct``: the column's dictionary, as :func:`sample_values` takes it."""
-        plan = self._plan_by_type(name, column)
-        return plan if plan is not None else self._plans.get(self._key(name, column, distinct))
-
-    def _plan_by_type(self, name: str, column: pa.ChunkedArray) -> ColumnPlan | None:
+    def plan_by_type(self, name: str, column: pa.ChunkedArray) -> ColumnPlan | None:
+        """The plan a column's type (and name) gives alone; None: its sample decides."""
         hint = hinted_entity(self._profile, name)
         if is_nested_type(column.type):
             return ColumnPlan("json", hint, "nested")
@@ -196,14 +202,12 @@ class ColumnClassifier:
             return ColumnPlan("entity", hint, "name")
         return None if pa.types.is_integer(column.type) else ColumnPlan("skip")
 
-    def _key(
-        self, name: str, column: pa.ChunkedArray, distinct: pa.Array | None
-    ) -> tuple[str, str, tuple[str, ...]]:
-        """Everything a plan is made from but the profile: the name (and so its hint), the
-        type and the sample itself, value for value. A key any coarser could hand a
-        column of names the plan of a column of products."""
+    def sample_key(
+        self, name: str, column: pa.ChunkedArray, distinct: pa.Array | None = None
+    ) -> PlanKey:
+        """``distinct``: the column's dictionary, as :func:`sample_values` takes it."""
         sample = sample_values(column, self._profile.thresholds.column_sample, distinct)
-        return (name, str(column.type), tuple(sample))
+        return PlanKey(name, str(column.type), tuple(sample))
 
     def _plan_by_sample(
         self, name: str, data_type: pa.DataType, hint: str | None, sample: list[str]

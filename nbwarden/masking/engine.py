@@ -26,6 +26,7 @@ from nbwarden.masking.columns import (
     ColumnClassifier,
     ColumnOrigin,
     ColumnPlan,
+    PlanKey,
     hinted_entity,
     is_free_text_name,
     is_plain_string_type,
@@ -465,7 +466,7 @@ class _Session:
         """Plan each column not planned yet. A text column's dictionary encoding, made
         here for its sample, is kept in ``encoded`` for masking the same table."""
         classifier = self.masker.classifier
-        unplanned = []
+        keys: dict[int, PlanKey] = {}
         self._statistics_key = self._find_statistics_key(table.column_names)
         names = [name if self.name_hints else "" for name in table.column_names]
         for index, name in enumerate(table.column_names):
@@ -475,18 +476,17 @@ class _Session:
                 origin = self.origins.get(name) if self.name_hints else None
                 column = table.column(index)
                 plan = origin and classifier.origin_plan(names[index], column, origin)
-                distinct = None if plan else _dictionary(encoded, index, column)
-                plan = plan or classifier.known_plan(names[index], column, distinct)
+                plan = plan or classifier.plan_by_type(names[index], column)
                 if plan is None:
-                    unplanned.append(index)
-                else:
+                    distinct = _dictionary(encoded, index, column)
+                    keys[index] = classifier.sample_key(names[index], column, distinct)
+                    plan = classifier.cached_plan(keys[index])
+                if plan is not None:
                     self.plans[index] = plan
-        if unplanned and table.num_rows <= CANDIDATE_CACHE_MAX_VALUES:
-            self._prefetch_candidates(table, unplanned, names)
+        unplanned = [index for index in keys if index not in self.plans]
+        self._prefetch_candidates(table, unplanned, names, keys)
         for index in unplanned:
-            column = table.column(index)
-            distinct = _dictionary(encoded, index, column)
-            self.plans[index] = classifier.plan(names[index], column, distinct)
+            self.plans[index] = classifier.classify(keys[index], table.column(index).type)
         if self.free_text_default:
             for index, plan in self.plans.items():
                 if plan.kind in ("scan", "skip") and not plan.lenient:
@@ -545,15 +545,23 @@ class _Session:
             [o.replacement if o.replacement is not None else v for o, v in shown], pa.string()
         )
 
-    def _prefetch_candidates(self, table: pa.Table, indices: list[int], names: list[str]) -> None:
+    def _prefetch_candidates(
+        self, table: pa.Table, indices: list[int], names: list[str], keys: dict[int, PlanKey]
+    ) -> None:
         """Prefilter the distinct values of the columns to classify in one call: RE2
         compiles the patterns per call, which would otherwise dominate small results.
         A column named for an entity needs no candidates (it is masked whole), nor does
-        a JSON document (its leaves are scanned)."""
+        a JSON document (its leaves are scanned), nor one whose sample the scanner knows
+        (the next page of a result: its few new values are searched one by one, and
+        looking up all of its values here cost more than that)."""
+        if table.num_rows > CANDIDATE_CACHE_MAX_VALUES:
+            return
+        scanner = self.masker.scanner
         arrays = [
             pc.unique(_as_strings(table.column(index)).combine_chunks())
             for index in indices
             if not hinted_entity(self.profile, names[index])
+            and not scanner.knows(keys[index].sample)
         ]
         if arrays:
             values = pc.unique(pa.concat_arrays(arrays))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -110,6 +110,10 @@ class TextScanner:
         if len(values) > CANDIDATE_CACHE_MAX_VALUES:
             return self._candidate_rules(values)
         return self._cached_candidate_rules(values)
+
+    def knows(self, texts: Iterable[str]) -> bool:
+        """Whether the candidate rules of every text are cached."""
+        return all(map(self._candidates.__contains__, texts))
 
     def prefetch(self, values: pa.Array) -> None:
         """Find the candidate rules of many values at once (one RE2 compilation for all

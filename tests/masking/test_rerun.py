@@ -328,6 +328,30 @@ def test_each_page_of_a_sliding_window_is_masked_as_a_cold_masker_masks_it(
         assert 0 < len(last.subjects.groups()[(entity, column)]) <= size
 
 
+def test_a_new_value_past_the_sample_of_a_scan_column_is_found_on_the_next_page(
+    masker: Masker,
+) -> None:
+    """The next page's ``city`` sample is one the scanner knows, so its values are not
+    prefetched: the one new value, past the sample, holding an IBAN, is still searched."""
+    table = _customers(1001)
+    fake = Faker()
+    fake.seed_instance(5)
+    iban = fake.iban()
+    cities = table["city"].to_pylist()
+    cities[1000] = f"account {iban}"
+    table = table.set_column(5, "city", pa.array(cities, pa.string()))
+    first, page = table.slice(0, 1000), table.slice(1, 1000)
+    assert sample_values(page["city"], 200) == sample_values(first["city"], 201)[1:]
+    cold = _cold(masker, page)
+    masker.clear_caches()
+    masker.mask_table(first)
+    warm = masker.mask_table(page)
+    _assert_same(warm, cold)
+    shown = warm.table["city"].to_pylist()[999]
+    assert shown.startswith("account ") and iban not in shown
+    assert warm.masked_cells["city"] == [999]
+
+
 @pytest.mark.parametrize("with_origins", [True, False])
 def test_pages_with_values_the_fast_path_leaves_aside_are_masked_as_cold(
     masker: Masker, with_origins: bool
