@@ -6,11 +6,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
-import itertools
 import json
 import math
 from collections.abc import Mapping, Sequence
-from itertools import chain
+from itertools import chain, starmap
 from typing import Any
 
 import numpy as np
@@ -94,7 +93,7 @@ def read_arrow_answer(data: bytes) -> dict[str, Any]:
     if not isinstance(result, dict):
         raise ValueError("the Arrow answer carries no result")
     result["masked"] = {
-        column: list(chain.from_iterable(itertools.starmap(range, column_runs)))
+        column: list(chain.from_iterable(starmap(range, column_runs)))
         for column, column_runs in result.get("masked", {}).items()
     }
     result["table"] = table.replace_schema_metadata(None)

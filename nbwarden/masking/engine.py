@@ -566,7 +566,7 @@ class _Session:
         if arrays:
             values = pc.unique(pa.concat_arrays(arrays))
             documents = pc.match_substring_regex(values, r"^\s*[\[{]").fill_null(True)
-            self.masker.scanner.prefetch(values.filter(pc.invert(documents)))
+            scanner.prefetch(values.filter(pc.invert(documents)))
 
     def _mask_column(
         self,

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 
 import pytest
@@ -88,12 +89,9 @@ def gateway() -> Iterator[tuple[str, Seen]]:
 
 def test_calls_reuse_one_connection_and_carry_the_assertion(gateway: tuple[str, Seen]) -> None:
     url, seen = gateway
-    client = GatewayClient(url)
-    try:
+    with closing(GatewayClient(url)) as client:
         assert client.whoami("token-1") == {"user": "alice", "route": "whoami"}
         status, body = client.execute({"kind": "sql", "code": "SELECT 1"}, "token-1")
-    finally:
-        client.close()
     assert status == 202
     assert body["body"] == {"kind": "sql", "code": "SELECT 1"}
     assert [(method, path) for method, path, _ in seen.requests] == [
@@ -107,13 +105,10 @@ def test_a_connection_the_server_closed_is_replaced_and_the_request_sent_once(
     gateway: tuple[str, Seen],
 ) -> None:
     url, seen = gateway
-    client = GatewayClient(url)
-    try:
+    with closing(GatewayClient(url)) as client:
         client.whoami("token-1")
         time.sleep(0.6)  # past the server's idle timeout: it closes the kept-alive socket
         status, _ = client.execute({"kind": "sql", "code": "SELECT 2"}, "token-1")
-    finally:
-        client.close()
     assert status == 202
     posts = [body for method, _, body in seen.requests if method == "POST"]
     assert len(posts) == 1
@@ -122,34 +117,28 @@ def test_a_connection_the_server_closed_is_replaced_and_the_request_sent_once(
 
 def test_threads_share_the_client(gateway: tuple[str, Seen]) -> None:
     url, seen = gateway
-    client = GatewayClient(url)
     answers: list[dict[str, object]] = []
+    with closing(GatewayClient(url)) as client:
 
-    def call() -> None:
-        for _ in range(10):
-            answers.append(client.whoami("token-1"))
+        def call() -> None:
+            for _ in range(10):
+                answers.append(client.whoami("token-1"))
 
-    threads = [threading.Thread(target=call) for _ in range(4)]
-    try:
+        threads = [threading.Thread(target=call) for _ in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(30)
-    finally:
-        client.close()
     assert answers == [{"user": "alice", "route": "whoami"}] * 40
     assert len(seen.requests) == 40
 
 
 def test_a_slow_answer_times_out_with_a_clear_error(gateway: tuple[str, Seen]) -> None:
     url, _ = gateway
-    client = GatewayClient(url, timeout_s=0.2)
-    try:
+    with closing(GatewayClient(url, timeout_s=0.2)) as client:
         with pytest.raises(GatewayError, match="did not answer GET slow/x in time"):
             client._call("GET", "slow/x", "token-1")
         assert client.whoami("token-1")["user"] == "alice"
-    finally:
-        client.close()
 
 
 def test_the_caller_is_called_back_while_it_waits_for_the_answer(
@@ -157,12 +146,9 @@ def test_the_caller_is_called_back_while_it_waits_for_the_answer(
 ) -> None:
     """The cell shows progress this way: the call waits on the kernel's main thread."""
     url, _ = gateway
-    client = GatewayClient(url + "/slow")
     waited: list[float] = []
-    try:
+    with closing(GatewayClient(url + "/slow")) as client:
         status, body = client.execute({}, "token-1", lambda: waited.append(time.monotonic()))
-    finally:
-        client.close()
     assert (status, body) == (200, {"status": "ok"})
     assert len(waited) >= 2  # the answer takes 1.2 s: called at 0.5 and 1.0 s at least
 
@@ -180,12 +166,11 @@ def test_a_parameter_json_cannot_carry_is_refused_before_sending(
     gateway: tuple[str, Seen],
 ) -> None:
     url, seen = gateway
-    client = GatewayClient(url)
-    try:
-        with pytest.raises(GatewayError, match="NaN and infinity"):
-            client.execute({"kind": "sql", "params": {"x": float("nan")}}, "token-1")
-    finally:
-        client.close()
+    with (
+        closing(GatewayClient(url)) as client,
+        pytest.raises(GatewayError, match="NaN and infinity"),
+    ):
+        client.execute({"kind": "sql", "params": {"x": float("nan")}}, "token-1")
     assert seen.requests == []
 
 
