@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+import psycopg.adapt
 import pyarrow as pa
 import sqlalchemy as sa
 import sqlglot
+from psycopg.abc import Buffer
 from sqlglot import Token, TokenType
 
 from nbwarden.config import ConnectionConfig
@@ -183,6 +185,8 @@ class SqlRunner:
                     sa.event.listen(engine, "checkout", _refuse_closed_by_server)
                 if engine.dialect.name == "sqlite":
                     sa.event.listen(engine, "connect", _tolerant_sqlite_text)
+                if url.get_dialect().driver == "psycopg":  # before SQLAlchemy's first query
+                    sa.event.listen(engine, "connect", _tolerant_sql_ascii_text, insert=True)
                 self._engines[name] = engine
             return self._engines[name]
 
@@ -607,6 +611,24 @@ def _to_array(values: Sequence[Any], type_: pa.DataType | None = None) -> pa.Arr
 def _tolerant_sqlite_text(dbapi_connection: Any, _record: Any) -> None:
     """SQLite TEXT may hold invalid UTF-8: replace bad bytes instead of failing the query."""
     dbapi_connection.text_factory = lambda raw: raw.decode("utf-8", errors="replace")
+
+
+class _ReplacingTextLoader(psycopg.adapt.Loader):
+    def load(self, data: Buffer) -> str:
+        return bytes(data).decode("utf-8", errors="replace")
+
+
+_TEXT_TYPES = (0, "text", "varchar", "bpchar", "name", '"char"')
+"""The types psycopg reads with its text loader; 0 stands for any type it has no loader for."""
+
+
+def _tolerant_sql_ascii_text(dbapi_connection: Any, _record: Any) -> None:
+    """A ``SQL_ASCII`` database stores any bytes, and psycopg gives its text as ``bytes``,
+    which SQLAlchemy's own first query (the server version) cannot read. Its text is read
+    as UTF-8 with bad bytes replaced, as for SQLite."""
+    if dbapi_connection.info.encoding == "ascii":  # psycopg's name for SQL_ASCII
+        for type_ in _TEXT_TYPES:
+            dbapi_connection.adapters.register_loader(type_, _ReplacingTextLoader)
 
 
 def _refuse_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from decimal import Decimal
@@ -132,6 +133,39 @@ def test_postgres_bytea_with_invalid_utf8(postgres_url: str) -> None:
     assert result.types == ["binary"]
     assert result.table.column("b").to_pylist() == ["\ufffd\x00\ufffd"]
     runner.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_sql_ascii_text_is_read_with_bad_bytes_replaced(postgres_url: str) -> None:
+    """A ``SQL_ASCII`` database stores any bytes; psycopg gives its text as ``bytes``,
+    which SQLAlchemy's first query could not read: the connection failed outright."""
+    name = f"nbwarden_ascii_{secrets.token_hex(4)}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(
+            f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' TEMPLATE template0"
+            " LC_COLLATE 'C' LC_CTYPE 'C'"
+        )
+    url = sa.make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    runner = runner_for(url)
+    city = fake.city()
+    try:
+        result = runner.run(
+            "db",
+            "SELECT convert_from('\\xff41'::bytea, 'SQL_ASCII') AS raw,"
+            " CAST(:city AS varchar) AS city, 'n'::name AS n, '{\"a\": 1}'::json AS j",
+            {"city": city},
+            CancelHandle(),
+        )
+        assert result.types == ["string", "string", "string", "string"]
+        assert result.table.to_pylist() == [
+            {"raw": "\ufffdA", "city": city, "n": "n", "j": '{"a": 1}'}
+        ]
+    finally:
+        runner.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+        admin.dispose()
 
 
 @pytest.mark.postgres
