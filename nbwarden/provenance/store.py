@@ -419,7 +419,7 @@ class ProvenanceStore:
             _json(sorted(end.unmasked_columns)),
             _json(sorted(end.unmasked_entities)),
             count,
-            hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            _lines_digest(text),
             end.error,
         )
         item = _Append(EXECUTION_ENDS, row)
@@ -1101,9 +1101,13 @@ _DIGEST = [name for name, _ in CHAINED_COLUMNS[EXECUTION_ENDS]].index("subjects_
 """Where an end record's row (its columns after ``seq``) holds its subject lines' digest."""
 
 
+def _lines_digest(lines: str) -> str:
+    """An end record's ``subjects_digest``: sha256 of its sorted subject lines."""
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
 def _lines_match_digest(record: JournalRecord) -> bool:
-    lines = record.subject_lines or ""
-    return bool(hashlib.sha256(lines.encode("utf-8")).hexdigest() == record.row[_DIGEST])
+    return bool(_lines_digest(record.subject_lines or "") == record.row[_DIGEST])
 
 
 def _stored_row(record: JournalRecord) -> tuple[Any, ...]:
