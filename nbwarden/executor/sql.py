@@ -178,14 +178,15 @@ class SqlRunner:
         with self._lock:
             if name not in self._engines:
                 url = sa.make_url(self.connections[name].url)
-                socket_check = url.get_dialect().driver == "psycopg" and hasattr(select, "poll")
+                psycopg_driver = url.get_dialect().driver == "psycopg"
+                socket_check = psycopg_driver and hasattr(select, "poll")
                 engine = sa.create_engine(url, pool_pre_ping=not socket_check)
                 _keep_driver_text_out_of_logs(engine)
                 if socket_check:
                     sa.event.listen(engine, "checkout", _refuse_closed_by_server)
                 if engine.dialect.name == "sqlite":
                     sa.event.listen(engine, "connect", _tolerant_sqlite_text)
-                if url.get_dialect().driver == "psycopg":  # before SQLAlchemy's first query
+                if psycopg_driver:  # before SQLAlchemy's first query
                     sa.event.listen(engine, "connect", _tolerant_sql_ascii_text, insert=True)
                 self._engines[name] = engine
             return self._engines[name]
