@@ -21,6 +21,7 @@ DEFAULT_CONFIG_NAME = "nbwarden.toml"
 ROLES = ("analyst", "approver", "auditor", "admin")
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+RESULT_CAP_BYTES = 64 * 1024 * 1024
 
 
 class ConfigError(Exception):
@@ -42,6 +43,10 @@ class ConnectionConfig:
     dialect: str
     row_cap: int = 10_000
     timeout_s: float = 30.0
+    result_cap_bytes: int = RESULT_CAP_BYTES
+    """The most a result may hold: 8 for each value, and on top the length of text (in
+    characters), binary values and JSON (as text). Rows past it are cut like rows past
+    ``row_cap``."""
     approvers: tuple[str, ...] = ()
     required_approvals: int = 1
     sensitive_columns: tuple[str, ...] = ()
@@ -289,6 +294,7 @@ def _connection(name: str, body: dict[str, Any]) -> ConnectionConfig:
         dialect=str(body.get("dialect") or dialect_of_url(url)),
         row_cap=int(body.get("row_cap", 10_000)),
         timeout_s=float(body.get("timeout_s", 30.0)),
+        result_cap_bytes=int(body.get("result_cap_bytes", RESULT_CAP_BYTES)),
         approvers=tuple(body.get("approvers", ())),
         required_approvals=int(body.get("required_approvals", 1)),
         sensitive_columns=tuple(body.get("sensitive_columns", ())),

@@ -438,6 +438,7 @@ class Gateway:
                 result.elapsed_s,
                 result.rows_affected,
                 json_rows=not arrow,
+                truncated_by=result.truncated_by,
             ),
             arrow,
         )

@@ -41,9 +41,12 @@ def sql_payload(
     elapsed_s: float,
     rows_affected: int | None = None,
     json_rows: bool = True,
+    truncated_by: str | None = None,
 ) -> dict[str, Any]:
     """``masked_cells``: per column, the masked rows, ascending (as the masker gives them).
-    ``json_rows=False`` leaves ``rows`` out: the caller sends the Arrow table."""
+    ``json_rows=False`` leaves ``rows`` out: the caller sends the Arrow table.
+    ``truncated_by``: the connection setting that cut the result, ``row_cap`` or
+    ``result_cap_bytes``."""
     columns = list(table.column_names)
     payload = ResultPayload(
         {
@@ -62,6 +65,8 @@ def sql_payload(
         payload["rows"] = list(map(list, zip(*data, strict=True))) if data else []
     if rows_affected is not None:
         payload["rows_affected"] = rows_affected
+    if truncated and truncated_by:
+        payload["truncated_by"] = truncated_by
     return payload
 
 

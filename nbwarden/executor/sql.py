@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime
 import decimal
@@ -9,6 +10,7 @@ import heapq
 import itertools
 import json
 import logging
+import operator
 import select
 import threading
 import time
@@ -39,6 +41,17 @@ class SqlResult:
     truncated: bool
     rows_affected: int | None
     elapsed_s: float
+    truncated_by: str | None = None
+    """The cap that cut the result: ``row_cap`` or ``result_cap_bytes``."""
+
+
+@dataclass(frozen=True)
+class ResultCaps:
+    """How much of a result is read: at most ``rows`` rows and ``bytes`` bytes, as
+    :func:`_column_bytes` counts them."""
+
+    rows: int
+    bytes: int
 
 
 class StatementCancelled(ExecutionError):
@@ -208,8 +221,9 @@ class SqlRunner:
             try:
                 statements = _split(code, config.dialect)
                 streams = _streams(conn, statements[-1], config.dialect)
-                fetched = _run_statements(conn, statements, params, handle, config.row_cap, streams)
-                table, types, truncated, affected = fetched
+                caps = ResultCaps(config.row_cap, config.result_cap_bytes)
+                fetched = _run_statements(conn, statements, params, handle, caps, streams)
+                table, types, truncated_by, affected = fetched
                 if handle.requested:  # cancelled after the last statement: roll it back
                     raise StatementCancelled(handle.timed_out)
                 if not conn.invalidated:  # else a lone capped query, cut on the server
@@ -223,7 +237,8 @@ class SqlRunner:
                 handle.detach()
                 if handle.requested:
                     conn.invalidate()  # a late cancel must never hit the next user's query
-        return SqlResult(table, types, truncated, affected, time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        return SqlResult(table, types, truncated_by is not None, affected, elapsed, truncated_by)
 
     def dispose(self) -> None:
         with self._lock:
@@ -264,11 +279,13 @@ def _tokenize(code: str, dialect: str) -> list[Token] | None:
         return None
 
 
-Fetched = tuple[pa.Table, list[str], bool, int | None]
-"""The table, its Arrow type strings, whether the row cap cut it, rows affected."""
+Fetched = tuple[pa.Table, list[str], str | None, int | None]
+"""The table, its Arrow type strings, the cap that cut it (if one did), rows affected."""
 
 FETCH_BATCH = 2000
 """Rows per fetch: small enough that the rows-fetched counter moves during long results."""
+FIXED_VALUE_BYTES = 8
+"""What each value counts toward the byte cap, text, binary and JSON adding their length."""
 
 Batch = tuple[list[str], Any, Sequence[Any]]
 """Column names, the DB-API cursor description and the next rows of a result."""
@@ -296,7 +313,7 @@ def _run_statements(
     statements: Sequence[Statement],
     params: dict[str, Any] | None,
     handle: CancelHandle,
-    cap: int,
+    caps: ResultCaps,
     stream_last: Streamer | None,
 ) -> Fetched:
     """Every statement in turn; the last one's rows are read through ``stream_last`` if
@@ -309,14 +326,14 @@ def _run_statements(
             last.close()
         if stream_last is not None and index == len(statements) - 1:
             with stream_last(conn, statement, params, index == 0) as read:
-                return _fetch(read, cap, handle)
+                return _fetch(read, caps, handle)
         last = _execute(conn, statement, params)
     if last is not None and last.returns_rows:
-        fetched = _fetch(_result_reader(last), cap, handle)
+        fetched = _fetch(_result_reader(last), caps, handle)
         last.close()
         return fetched
     affected = last.rowcount if last is not None and last.rowcount >= 0 else None
-    return pa.table({}), [], False, affected
+    return pa.table({}), [], None, affected
 
 
 def _execute(
@@ -452,22 +469,108 @@ STREAMING_BACKENDS = {
 """Backends whose driver buffers a whole result at execute unless asked to stream it."""
 
 
-def _fetch(read: Reader, cap: int, handle: CancelHandle) -> Fetched:
-    """Up to ``cap`` rows in batches, so the rows-fetched counter moves during long results."""
-    rows: list[Any] = []
+def _fetch(read: Reader, caps: ResultCaps, handle: CancelHandle) -> Fetched:
+    """Up to ``caps.rows`` rows and ``caps.bytes`` bytes, in batches, so the rows-fetched
+    counter moves during long results. Once a batch shows how large rows are, the next
+    one asks for little more than the bytes left: a result of large values stops soon
+    after the cap instead of holding a whole batch of them."""
+    parts: list[_Columns] = []
     first: Batch | None = None
-    while len(rows) <= cap:
-        wanted = min(FETCH_BATCH, cap + 1 - len(rows))
+    rows = size = 0
+    cut_by: str | None = None
+    while cut_by is None:
+        wanted = _batch_size(rows, size, caps)
         batch = read(wanted)
         first = first or batch
-        rows.extend(batch[2])
-        handle.rows_fetched = min(len(rows), cap)
+        part = _Columns.of_rows(batch[2], len(batch[0]))
+        if size + part.bytes > caps.bytes:
+            part = part.head_within(caps.bytes - size)
+            cut_by = "result_cap_bytes"
+        parts.append(part)
+        rows, size = rows + part.length, size + part.bytes
+        if rows > caps.rows:
+            cut_by = "row_cap"
+        handle.rows_fetched = min(rows, caps.rows)
         if len(batch[2]) < wanted:
             break
-    columns, description, _ = first or ([], None, [])
+    names, description, _ = first or ([], None, [])
     declared = [_declared_decimal(column) for column in description or []]
-    table, types = rows_to_arrow(unique_names(columns), rows[:cap], declared)
-    return table, types, len(rows) > cap, None
+    columns, kinds = _Columns.joined(parts, len(names), min(rows, caps.rows))
+    table, types = _columns_to_arrow(unique_names(names), columns, kinds, declared)
+    return table, types, cut_by, None
+
+
+def _batch_size(rows: int, size: int, caps: ResultCaps) -> int:
+    wanted = min(FETCH_BATCH, caps.rows + 1 - rows)
+    if rows:
+        wanted = min(wanted, (caps.bytes - size) // max(1, size // rows) + 1)
+    return max(1, wanted)
+
+
+class _Columns:
+    """A batch of rows as columns, with the types in each column and the batch's bytes
+    (:func:`_column_bytes`); the Arrow conversion reads both instead of a second pass."""
+
+    def __init__(self, values: list[Sequence[Any]], length: int) -> None:
+        self.values = values
+        self.length = length
+        self.kinds = [set(map(type, column)) for column in values]
+        variable = sum(map(_column_bytes, values, self.kinds))
+        self.bytes = FIXED_VALUE_BYTES * length * len(values) + variable
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[Sequence[Any]], width: int) -> _Columns:
+        values: list[Sequence[Any]] = [() for _ in range(width)]
+        if rows:
+            values = list(zip(*rows, strict=True))
+        return cls(values, len(rows))
+
+    def head_within(self, budget: int) -> _Columns:
+        """The first rows whose bytes add up to at most ``budget``."""
+        sizes = [FIXED_VALUE_BYTES * len(self.values)] * self.length
+        for column in self.values:
+            sizes = list(map(operator.add, sizes, map(_value_bytes, column)))
+        fits = bisect.bisect_right(list(itertools.accumulate(sizes)), budget)
+        return _Columns([column[:fits] for column in self.values], fits)
+
+    @staticmethod
+    def joined(
+        parts: list[_Columns], width: int, rows: int
+    ) -> tuple[list[Sequence[Any]], list[set[type]]]:
+        """The first ``rows`` rows of all batches, as columns, with their value types."""
+        if len(parts) == 1:
+            values = parts[0].values
+            kinds = parts[0].kinds
+        else:
+            values = [
+                list(itertools.chain.from_iterable(p.values[i] for p in parts))
+                for i in range(width)
+            ]
+            kinds = [set().union(*(p.kinds[i] for p in parts)) for i in range(width)]
+        if sum(part.length for part in parts) > rows:
+            values = [column[:rows] for column in values]
+        return values, kinds
+
+
+_LENGTH_TYPES = (str, bytes, bytearray, memoryview)
+
+
+def _column_bytes(column: Sequence[Any], kinds: set[type]) -> int:
+    """The characters of a column's text, the bytes of its binary values and the length of
+    its JSON values as text (each value's ``FIXED_VALUE_BYTES`` are counted apart)."""
+    if not any(issubclass(kind, (*_LENGTH_TYPES, dict, list, tuple)) for kind in kinds):
+        return 0
+    if all(issubclass(kind, (*_LENGTH_TYPES, type(None))) for kind in kinds):
+        return sum(map(len, filter(None, column)))
+    return sum(map(_value_bytes, column))
+
+
+def _value_bytes(value: Any) -> int:
+    if isinstance(value, _LENGTH_TYPES):
+        return len(value)
+    if isinstance(value, dict | list | tuple):
+        return len(json.dumps(value, default=str, ensure_ascii=False))
+    return 0
 
 
 _PG_NUMERIC = 1700
@@ -516,12 +619,21 @@ def rows_to_arrow(
     ``declared`` may give a decimal type per column (from the database's column type); a
     value that does not fit it is never rounded: the column is then typed by its values.
     """
+    batch = _Columns.of_rows(rows, len(columns))
+    return _columns_to_arrow(columns, batch.values, batch.kinds, declared)
+
+
+def _columns_to_arrow(
+    names: list[str],
+    columns: Sequence[Sequence[Any]],
+    kinds_per_column: Sequence[set[type]],
+    declared: Sequence[pa.DataType | None],
+) -> tuple[pa.Table, list[str]]:
+    """``rows_to_arrow`` for rows already in columns, with the value types of each."""
     arrays: list[pa.Array] = []
     types: list[str] = []
-    by_column = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
-    for index, values in enumerate(by_column):
-        kinds = set(map(type, values))
-        kinds.discard(type(None))
+    for index, (values, all_kinds) in enumerate(zip(columns, kinds_per_column, strict=True)):
+        kinds = all_kinds - {type(None)}
         if kinds == {decimal.Decimal}:
             hint = declared[index] if index < len(declared) else None
             array = _decimal_array(values, hint)
@@ -534,7 +646,7 @@ def rows_to_arrow(
         arrays.append(array)
         is_binary = any(issubclass(kind, bytes | bytearray | memoryview) for kind in kinds)
         types.append("binary" if is_binary else str(array.type))
-    return pa.Table.from_arrays(arrays, names=columns), types
+    return pa.Table.from_arrays(arrays, names=names), types
 
 
 _ARROW_READY = {

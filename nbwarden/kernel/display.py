@@ -215,7 +215,8 @@ def sql_summary(result: Mapping[str, Any], action: str, seconds: float) -> str:
     rows = int(result.get("row_count", len(result.get("rows", []))))
     parts = [f"{rows:,} row{'' if rows == 1 else 's'}"]
     if result.get("truncated"):
-        parts[0] += " (truncated at the row cap)"
+        cap = "size cap" if result.get("truncated_by") == "result_cap_bytes" else "row cap"
+        parts[0] += f" (truncated at the {cap})"
     if result.get("rows_affected") is not None:
         parts[0] = f"{int(result['rows_affected']):,} rows affected"
     parts.append(masking_summary(result.get("entity_counts", {})))

@@ -61,6 +61,7 @@ def test_allowed_select_is_masked_recorded_and_indexed(
     assert result is not None
     assert result["columns"] == ["id", "name", "email"]
     assert result["row_count"] == 5 and result["truncated"] is False
+    assert "truncated_by" not in result
     assert [row[0] for row in result["rows"]] == [1, 2, 3, 4, 5]
     assert result["masked"]["email"] == [0, 1, 2, 3, 4]
     assert result["entity_counts"].get("EMAIL_ADDRESS") == 5
@@ -98,6 +99,7 @@ def test_flag_then_approval_by_another_user_runs_exactly_once(make_gateway: Gate
     ran = run(gateway, FLAGGED, approval_id=approval_id)
     assert ran.status == "ok", ran.error
     assert ran.result["row_count"] == 10 and ran.result["truncated"] is True
+    assert ran.result["truncated_by"] == "row_cap"
     stored = record(gateway, ran)
     assert stored["approval_id"] == approval_id
     assert stored["legal_basis"] == "legitimate_interests"

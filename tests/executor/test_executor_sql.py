@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import threading
@@ -16,7 +17,7 @@ from faker import Faker
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nbwarden.config import ConnectionConfig, dialect_of_url
+from nbwarden.config import RESULT_CAP_BYTES, ConnectionConfig, dialect_of_url
 from nbwarden.executor import sql
 from nbwarden.executor.scrub import connection_secrets, driver_message, scrub_message
 from nbwarden.executor.sql import (
@@ -40,6 +41,7 @@ def runner_for(url: str, name: str = "db", **options: float) -> SqlRunner:
         dialect=dialect_of_url(url),
         row_cap=int(options.get("row_cap", 100)),
         timeout_s=float(options.get("timeout_s", 10)),
+        result_cap_bytes=int(options.get("result_cap_bytes", RESULT_CAP_BYTES)),
     )
     return SqlRunner({name: config})
 
@@ -618,4 +620,111 @@ def test_mariadb_lone_query_cut_by_the_cap_is_killed_on_the_server(mariadb_url: 
         CancelHandle(),
     )
     assert running.table.column("n").to_pylist() == [0]
+    runner.dispose()
+
+
+BODY_CHARS = 10_000
+ROW_BYTES = 2 * sql.FIXED_VALUE_BYTES + BODY_CHARS
+"""A row of ``n`` and a body of ``BODY_CHARS`` characters, as the byte cap counts it."""
+
+
+def large_rows(backend: str, rows: int) -> str:
+    if backend == "postgres":
+        return f"SELECT g AS n, repeat('x', {BODY_CHARS}) AS body FROM generate_series(1, {rows}) g"
+    if backend == "mariadb":
+        return f"SELECT seq AS n, repeat('x', {BODY_CHARS}) AS body FROM seq_1_to_{rows}"
+    return (
+        f"SELECT range + 1 AS n, repeat('x', {BODY_CHARS}) AS body FROM range({rows})"
+        if backend == "duckdb"
+        else f"WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {rows}) "
+        f"SELECT n, printf('%.{BODY_CHARS}c', 'x') AS body FROM g"
+    )
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+        "sqlite",
+        "duckdb",
+    ],
+)
+def test_byte_cap_keeps_the_rows_that_fit_and_says_which_cap_cut(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Large values stop a result at ``result_cap_bytes``, however few rows that is: the
+    row cap alone would let 10,000 rows of any size through."""
+    url = (
+        request.getfixturevalue(f"{backend}_url")
+        if backend in ("postgres", "mariadb")
+        else f"{backend}:///{tmp_path / 'data.db'}"
+    )
+    runner = runner_for(url, row_cap=10_000, result_cap_bytes=ROW_BYTES * 9 + ROW_BYTES // 2)
+    capped = runner.run("db", large_rows(backend, 3000), None, CancelHandle())
+    assert capped.truncated and capped.truncated_by == "result_cap_bytes"
+    assert capped.table.column("n").to_pylist() == list(range(1, 10))
+    assert set(capped.table.column("body").to_pylist()) == {"x" * BODY_CHARS}
+    by_rows = runner_for(url, row_cap=5).run("db", large_rows(backend, 20), None, CancelHandle())
+    assert by_rows.truncated and by_rows.truncated_by == "row_cap"
+    whole = runner_for(url).run("db", large_rows(backend, 20), None, CancelHandle())
+    assert not whole.truncated and whole.truncated_by is None and whole.table.num_rows == 20
+    runner.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_batches_after_the_first_ask_for_the_bytes_left(postgres_url: str) -> None:
+    """Once a batch shows how large rows are, the next asks for little more than what
+    still fits: the server computes (and sends) some 500 rows past the first batch, not
+    another whole batch of large rows."""
+    runner = runner_for(postgres_url, row_cap=100_000, result_cap_bytes=ROW_BYTES * 2500)
+    sequence = f"nbwarden_rows_{secrets.token_hex(4)}"
+    runner.run("db", f"CREATE SEQUENCE {sequence}", None, CancelHandle())
+    body = f"repeat('x', {BODY_CHARS - 1}) || (nextval('{sequence}') % 10)::text"
+    query = f"SELECT g AS n, {body} AS body FROM generate_series(1, 10000) g"
+    capped = runner.run("db", query, None, CancelHandle())
+    assert capped.truncated_by == "result_cap_bytes" and capped.table.num_rows == 2500
+    computed = runner.run("db", f"SELECT last_value FROM {sequence}", None, CancelHandle())
+    assert FETCH_BATCH + 500 <= computed.table.column("last_value")[0].as_py() <= FETCH_BATCH + 502
+    runner.run("db", f"DROP SEQUENCE {sequence}", None, CancelHandle())
+    runner.dispose()
+
+
+def test_byte_cap_counts_text_and_binary_lengths_and_a_fixed_size_for_the_rest(
+    tmp_path: Path,
+) -> None:
+    """Every value (NULL included) counts ``FIXED_VALUE_BYTES``, text its characters and
+    binary its bytes on top, also in a column of mixed types; a first row over the cap
+    leaves no rows, with the columns still named."""
+    url = f"sqlite:///{tmp_path / 'data.db'}"
+    row = "SELECT 1 AS n, printf('%.100c', 'a') AS text, zeroblob(50) AS blob, NULL AS x"
+    three = f"{row} UNION ALL {row} UNION ALL {row}"
+    row_bytes = 4 * sql.FIXED_VALUE_BYTES + 100 + 50
+    two = runner_for(url, result_cap_bytes=2 * row_bytes + row_bytes // 2)
+    assert two.run("db", three, None, CancelHandle()).table.num_rows == 2
+    exact = runner_for(url, result_cap_bytes=3 * row_bytes).run("db", three, None, CancelHandle())
+    assert exact.table.num_rows == 3 and not exact.truncated
+    empty = runner_for(url, result_cap_bytes=row_bytes - 1).run("db", three, None, CancelHandle())
+    assert empty.truncated_by == "result_cap_bytes" and empty.table.num_rows == 0
+    assert empty.table.column_names == ["n", "text", "blob", "x"]
+    mixed = "SELECT 7 AS v UNION ALL SELECT printf('%.300c', 'z') UNION ALL SELECT 8"
+    cap = 2 * sql.FIXED_VALUE_BYTES + 300
+    assert runner_for(url, result_cap_bytes=cap).run("db", mixed, None, CancelHandle()).table[
+        "v"
+    ].to_pylist() == ["7", "z" * 300]
+
+
+@pytest.mark.postgres
+def test_postgres_json_counts_its_length_as_text(postgres_url: str) -> None:
+    """psycopg gives JSON as Python objects: they count as long as their JSON text."""
+    document_bytes = len(json.dumps({"notes": "y" * 90}))
+    row_bytes = 2 * sql.FIXED_VALUE_BYTES + document_bytes
+    runner = runner_for(postgres_url, result_cap_bytes=3 * row_bytes + row_bytes // 2)
+    query = (
+        "SELECT g AS n, jsonb_build_object('notes', repeat('y', 90)) AS doc "
+        "FROM generate_series(1, 10) g"
+    )
+    capped = runner.run("db", query, None, CancelHandle())
+    assert capped.truncated_by == "result_cap_bytes"
+    assert capped.table.column("n").to_pylist() == [1, 2, 3]
     runner.dispose()

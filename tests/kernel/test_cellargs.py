@@ -103,6 +103,10 @@ def test_summary_line_counts_rows_and_masked_values() -> None:
     assert sql_summary({"row_count": 0, "rows_affected": 3}, "flag", 0.1).startswith(
         "3 rows affected · nothing masked · policy flag"
     )
+    by_rows = {"row_count": 10, "truncated": True, "truncated_by": "row_cap"}
+    assert sql_summary(by_rows, "allow", 0.1).startswith("10 rows (truncated at the row cap) · ")
+    by_size = {"row_count": 9, "truncated": True, "truncated_by": "result_cap_bytes"}
+    assert sql_summary(by_size, "allow", 0.1).startswith("9 rows (truncated at the size cap) · ")
 
 
 def test_result_frame_styles_exactly_the_masked_cells() -> None:
