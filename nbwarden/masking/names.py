@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from nbwarden.caches import BoundedCache
 from nbwarden.identifiers import PERSON, given_name_first
-from nbwarden.masking.errors import MaskingError
+from nbwarden.masking.errors import STOPPED, MaskingError
 from nbwarden.masking.name_lists import NAME_WORD, ListedNames, english_words
 from nbwarden.masking.profile import Profile
 from nbwarden.masking.scanner import Span, resolve_overlaps
@@ -247,26 +247,36 @@ class NameFinder:
             return None
         return None
 
-    def find(self, texts: Sequence[str]) -> list[list[Span]]:
+    def find(
+        self, texts: Sequence[str], stop: Callable[[], bool] | None = None
+    ) -> list[list[Span]]:
         """PERSON (and other configured) spans for each text, in one ``nlp.pipe`` run.
 
         NER's answer for a text does not depend on the rest of the batch, so answers are
         cached per text (windows are short): a re-run cell or the next page of a result
-        with free text skips most of NER, which is most of its cost.
+        with free text skips most of NER, which is most of its cost. ``stop`` is asked
+        after each batch of ``NER_BATCH_SIZE`` texts (:class:`MaskingError` once true).
         """
         found: list[tuple[Span, ...] | None] = [self._found.get(text) for text in texts]
         missing = [index for index, spans in enumerate(found) if spans is None]
         if missing:
-            for index, spans in zip(missing, self._ner([texts[i] for i in missing]), strict=True):
+            answers = self._ner([texts[i] for i in missing], stop)
+            for index, spans in zip(missing, answers, strict=True):
                 found[index] = spans
                 self._remember(texts[index], spans)
         return [list(spans or ()) for spans in found]
 
-    def _ner(self, texts: list[str]) -> list[tuple[Span, ...]]:
+    def _ner(
+        self, texts: list[str], stop: Callable[[], bool] | None = None
+    ) -> list[tuple[Span, ...]]:
         nlp = self._pipeline()
         try:
             with self._lock:
-                docs = list(nlp.pipe(texts, batch_size=NER_BATCH_SIZE))
+                docs = []
+                for doc in nlp.pipe(texts, batch_size=NER_BATCH_SIZE):
+                    docs.append(doc)
+                    if stop is not None and len(docs) % NER_BATCH_SIZE == 0 and stop():
+                        raise MaskingError(STOPPED)
             return [
                 tuple(
                     Span(ent.start_char, ent.end_char, self._labels[ent.label_], 0.85)
@@ -275,6 +285,8 @@ class NameFinder:
                 )
                 for doc in docs
             ]
+        except MaskingError:
+            raise
         except Exception as exc:
             raise MaskingError(f"named-entity recognition failed: {type(exc).__name__}") from None
 

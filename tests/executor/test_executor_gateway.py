@@ -319,6 +319,39 @@ def test_owner_cancels_a_running_statement(
     assert outcome.status == "error" and "cancelled" in (outcome.error or "")
 
 
+NOTES = 3000
+SLOW_TO_MASK = (
+    "SELECT 'Call from Marta Kowalczyk-' || range || ' about the Harbour Street order '"
+    f" || range AS notes FROM range({NOTES}) LIMIT {NOTES}"
+)
+"""A free-text column of distinct notes: NER reads each, for seconds."""
+
+
+def test_owner_cancels_while_the_result_is_masked(
+    make_gateway: GatewayMaker, make_config: ConfigMaker
+) -> None:
+    """A cancel after the statement stops masking (or drops the masked result): the
+    execution ends ``cancelled``, and nothing is returned."""
+    wide = {"url": "duckdb:///:memory:", "row_cap": NOTES}
+    gateway = make_gateway(make_config(extra_connections={"wide": wide}))
+
+    async def scenario() -> Outcome:
+        request = ExecuteRequest(kind="sql", target="wide", code=SLOW_TO_MASK)
+        task = asyncio.create_task(gateway.execute(request, ALICE))
+        running: list[dict[str, Any]] = []
+        while not task.done() and not any(r["rows_fetched"] == NOTES for r in running):
+            await asyncio.sleep(0.01)
+            running = gateway.running_executions()
+        assert not task.done(), "masking ended before it could be cancelled"
+        assert await gateway.cancel(running[0]["execution_id"], ALICE)
+        return await asyncio.wait_for(task, 60)
+
+    outcome = asyncio.run(scenario())
+    assert outcome.status == "error" and outcome.error == "cancelled by the user"
+    assert outcome.result is None
+    assert record(gateway, outcome)["status"] == "cancelled"
+
+
 def test_shell_output_is_masked_and_destructive_commands_blocked(
     make_gateway: GatewayMaker,
 ) -> None:
