@@ -16,12 +16,14 @@ PHONE = "PHONE_NUMBER"
 PERSON = "PERSON"
 
 _SPACES = re.compile(r"\s+")
-_SURNAME_FIRST = re.compile(r"\s*([^\W\d_][^,.\d]*?)\s*,\s*([^\W\d_][^,.\d]*?)\s*")
+_NAME_PART = re.compile(r"[^\W\d_][^,.\d]*")
 _ID_NOISE = re.compile(r"[\s\-./]")
 
 
-_AT_SIGN = re.compile(r"\s*(?:[(\[{]\s*at\s*[)\]}]|@|%40)\s*")
-_DOT = re.compile(r"\s*[(\[{]\s*dot\s*[)\]}]\s*")
+_AT_SIGN = re.compile(r"(?:(?<!\s)\s+)?(?:[(\[{]\s*at\s*[)\]}]|@|%40)\s*")
+_DOT = re.compile(r"(?:(?<!\s)\s+)?[(\[{]\s*dot\s*[)\]}]\s*")
+"""Spaces before the sign are taken from where their run starts (the lookbehind), so a
+long run is read once, not from each of its positions."""
 
 
 def normalize_email(value: str) -> str:
@@ -47,8 +49,11 @@ def normalize_phone(value: str, default_region: str = "US") -> str:
 def given_name_first(name: str) -> str:
     """``Stone, Bob`` as ``Bob Stone``: a name is one subject (and one pseudonym) however
     a register orders it, DSAR is asked for it given name first, and NER knows it so."""
-    match = _SURNAME_FIRST.fullmatch(name)
-    return f"{match[2]} {match[1]}" if match else name
+    surname, comma, given = name.partition(",")
+    surname, given = surname.strip(), given.strip()
+    if comma and _NAME_PART.fullmatch(surname) and _NAME_PART.fullmatch(given):
+        return f"{given} {surname}"
+    return name
 
 
 def normalize_name(value: str) -> str:

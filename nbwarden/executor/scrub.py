@@ -20,7 +20,9 @@ from nbwarden.config import ConnectionConfig
 MAX_MESSAGE = 400
 REDACTED = "<redacted>"
 
-_URL = re.compile(r"\b[a-z][a-z0-9+.\-]*://\S+", re.IGNORECASE)
+_URL = re.compile(r"\b[a-z][a-z0-9+.\-]{0,63}://\S+", re.IGNORECASE)
+"""A scheme of at most 64 characters: unbounded, a long run such as ``a.b.c...`` was read
+from each of its positions, in time that grew with the square of its length."""
 _KEY_VALUE_SECRET = re.compile(r"\b(password|passwd|pwd|secret|token)\s*=\s*\S+", re.IGNORECASE)
 _VALUE_ECHOES = (
     re.compile(r"(Key \([^)]*\)=)\(.*?\)(?= already exists| is not present|$)"),

@@ -49,7 +49,9 @@ WRAPPERS = frozenset(
 WRAPPER_VALUE_OPTIONS = frozenset(
     {"-n", "-s", "-u", "-c", "-i", "-I", "-P", "-L", "-d", "-E", "-k", "--signal", "-o", "-e", "-a"}
 )
-FORK_BOMB = re.compile(r"(\S+)\s*\(\)\s*\{[^}]*\1\s*\|\s*\1\s*&")
+FORK_BOMB = re.compile(r"(?<![^\s;&|(){}])([^\s;&|(){}<>]+)\s*\(\)\s*\{[^}]*\1\s*\|\s*\1\s*&")
+"""``:(){ :|:& };:``; the name starts where a word starts (the lookbehind), so a long word
+is read once, not from each of its positions."""
 OUTPUT_REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>", ">&"})
 HOST_ARGUMENT = re.compile(r"^([\w.-]+@)?[\w.-]+:(?!//)|^\w+://")
 

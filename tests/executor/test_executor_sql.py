@@ -262,6 +262,17 @@ def test_scrub_removes_urls_secrets_and_echoed_values() -> None:
     assert scrub_message("anything", [], None) == (
         "the database reported an error (details withheld)"
     )
+    assert scrub_message("see -jdbc:postgresql://u:pw@db/x", [], str) == "see -jdbc:<url>"
+
+
+@pytest.mark.timeout(60)
+def test_scrub_reads_a_long_value_in_a_message_once() -> None:
+    """A scheme is read from where it can start to at most 64 characters: a driver echoing
+    a 200 kB value such as ``a.b.c...`` took minutes to scrub."""
+    echoed = "a." * 100_000
+    message = f"db+psycopg://u:pw@db.internal/x: invalid input syntax: {echoed}"
+    cleaned = scrub_message(message, [], str)
+    assert cleaned.startswith("<url> invalid input syntax: a.a.")
 
 
 @pytest.mark.parametrize("backend", ["postgres", "mariadb", "sqlite", "duckdb"])

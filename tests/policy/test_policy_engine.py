@@ -187,3 +187,14 @@ def test_check_accepts_target_or_connection_for_both_kinds() -> None:
     assert engine.check("sql", "DELETE FROM t WHERE id = 1", target="scratch").action == "allow"
     assert engine.check("shell", "rm notes.txt", connection="scratch").action == "allow"
     assert engine.check("shell", "rm notes.txt", target="prod", schema={}).action == "flag"
+
+
+@pytest.mark.timeout(60)
+def test_long_words_in_shell_code_are_read_once(engine: PolicyEngine) -> None:
+    """The fork-bomb pattern read a long word from each of its positions: minutes for a
+    200 kB argument (a pasted key or hash). A bomb still counts after any separator."""
+    token = "a" * 200_000
+    assert engine.check_shell(f"echo '{token}'").action == "allow"
+    for bomb in (":(){ :|:& };:", "x=1;bomb(){ bomb|bomb& };bomb", "(f() { f | f & }; f)"):
+        verdict = engine.check_shell(f"echo '{token}'\n{bomb}")
+        assert "shell.fork_bomb" in verdict.rules, bomb
