@@ -198,3 +198,13 @@ def test_long_words_in_shell_code_are_read_once(engine: PolicyEngine) -> None:
     for bomb in (":(){ :|:& };:", "x=1;bomb(){ bomb|bomb& };bomb", "(f() { f | f & }; f)"):
         verdict = engine.check_shell(f"echo '{token}'\n{bomb}")
         assert "shell.fork_bomb" in verdict.rules, bomb
+
+
+@pytest.mark.timeout(60)
+def test_many_unclosed_executable_comments_are_read_once(engine: PolicyEngine) -> None:
+    """Each ``/*!`` with no ``*/`` after it was read to the end of the cell: minutes for a
+    cell of 200 kB. One that closes still runs, and is judged, as MySQL runs it."""
+    unclosed = "/*!" * 70_000
+    assert "sql.executable_comment" not in engine.check_sql(f"SELECT 1 {unclosed}", "mysql").rules
+    hidden = f"SELECT 1 /*!50000 ; DROP TABLE t */ {unclosed}"
+    assert engine.check_sql(hidden, "mysql").action == "block"
