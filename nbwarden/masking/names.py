@@ -108,6 +108,9 @@ class NameFinder:
     def _find_windows(self, text: str, covered: Sequence[Span]) -> list[tuple[int, int]]:
         self._pipeline()
         words = list(_TOKEN.finditer(text))
+        taken = bytearray(len(text))
+        for span in covered:
+            taken[span.start : span.end] = b"\x01" * (span.end - span.start)
         wanted: list[int] = []
         for index, token in enumerate(words):
             word = token.group().strip(_PUNCTUATION)
@@ -115,7 +118,7 @@ class NameFinder:
                 continue
             if word in self._common or word.lower() in self._stop_words:
                 continue
-            if any(span.start <= token.start() < span.end for span in covered):
+            if taken[token.start()]:
                 continue
             wanted.append(index)
         ranges: list[tuple[int, int]] = []

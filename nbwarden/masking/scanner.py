@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,42 @@ class Span:
 
     def overlaps(self, other: Span) -> bool:
         return self.start < other.end and other.start < self.end
+
+
+FEW_SPANS = 32
+"""Up to this many spans, comparing each with every other is quicker than indexing them."""
+
+
+class _SpanIndex:
+    """Spans in the order they are added; beyond ``FEW_SPANS`` also in runs of ascending
+    start (a rule's matches come in text order), so the spans overlapping one are found
+    by bisection in each run: two overlapping spans start less than the longest span's
+    length apart."""
+
+    def __init__(self) -> None:
+        self.spans: list[Span] = []
+        self._runs: list[tuple[list[int], list[Span]]] = []
+        self._longest = 0
+
+    def add(self, span: Span) -> None:
+        self.spans.append(span)
+        if not self._runs or self._runs[-1][0][-1] > span.start:
+            self._runs.append(([], []))
+        starts, spans = self._runs[-1]
+        starts.append(span.start)
+        spans.append(span)
+        self._longest = max(self._longest, span.end - span.start)
+
+    def has_stronger_overlap(self, span: Span) -> bool:
+        """Whether a span with a higher score than ``span`` overlaps it."""
+        if len(self.spans) <= FEW_SPANS:
+            return any(o.score > span.score and o.overlaps(span) for o in self.spans)
+        for starts, spans in self._runs:
+            first = bisect.bisect_right(starts, span.start - self._longest)
+            past = bisect.bisect_left(starts, span.end, first)
+            if any(o.score > span.score and o.overlaps(span) for o in spans[first:past]):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -197,7 +234,7 @@ class TextScanner:
         a column needs whole values, and skipping the rest saves validation time).
         """
         indices = range(len(self.rules)) if rule_indices is None else rule_indices
-        spans: list[Span] = []
+        spans = _SpanIndex()
         lowered: str | None = None
         for index in sorted(indices, key=self._by_score.__getitem__):
             rule = self.rules[index]
@@ -206,7 +243,7 @@ class TextScanner:
                 if not self._may_have_context(rule.recognizer, lowered):
                     continue
             self._rule_spans(rule, text, lenient, min_cover, spans)
-        return self._grow(text, resolve_overlaps(spans))
+        return self._grow(text, resolve_overlaps(spans.spans))
 
     def _may_have_context(self, spec: RecognizerSpec, lowered: str) -> bool:
         if any(word in lowered for word in spec.context):
@@ -234,7 +271,7 @@ class TextScanner:
         return grown
 
     def _rule_spans(
-        self, rule: _Rule, text: str, lenient: bool, min_cover: float, found: list[Span]
+        self, rule: _Rule, text: str, lenient: bool, min_cover: float, found: _SpanIndex
     ) -> None:
         """Append the rule's validated spans to ``found``. Rules come strongest first, and a
         match that a stronger span already overlaps is not validated: it would lose anyway."""
@@ -250,7 +287,7 @@ class TextScanner:
             if score < thresholds.min_score and not (lenient and _whole(text, start, end)):
                 continue
             span = Span(start, end, rule.recognizer.entity, score)
-            if any(other.score > score and other.overlaps(span) for other in found):
+            if found.has_stronger_overlap(span):
                 continue
             validator = rule.recognizer.validator
             if validator is not None and not validator(text[start:end]):
@@ -258,7 +295,7 @@ class TextScanner:
                 if end == start or end - start < shortest:
                     continue
                 span = Span(start, end, rule.recognizer.entity, score)
-            found.append(span)
+            found.add(span)
 
     def _has_context(self, rule: _Rule, text: str, start: int) -> bool:
         window = text[max(0, start - self.profile.thresholds.context_window) : start].lower()
@@ -316,6 +353,8 @@ def resolve_overlaps(spans: list[Span]) -> list[Span]:
     or address that encloses another span wins over it whatever their scores, so that
     none of it stays readable (a known name inside a street name, the ``DE`` of an IBAN,
     the last digits of a longer phone match); so does a name enclosing another name."""
+    if len(spans) > FEW_SPANS:
+        return _resolve_many(spans)
     chosen: list[Span] = []
     for span in sorted(spans, key=lambda s: (-_rank(s, spans), -(s.end - s.start), s.start)):
         if not any(span.overlaps(other) for other in chosen):
@@ -334,6 +373,29 @@ def _rank(span: Span, spans: list[Span]) -> float:
         and (span.entity != PERSON or o.entity == PERSON)
     ]
     return max(inside)
+
+
+def _resolve_many(spans: list[Span]) -> list[Span]:
+    """``resolve_overlaps`` for many spans (a long log holds tens of thousands), where
+    comparing each with every other took minutes: a span's rank reads only the spans
+    that start inside it, and the characters taken so far are marked in a bytearray, so
+    checking a span costs its own length. Empty spans mask nothing and are left out."""
+    spans = [span for span in spans if span.end > span.start]
+    by_start = sorted(spans, key=lambda s: s.start)
+    starts = [span.start for span in by_start]
+
+    def rank(span: Span) -> float:
+        first = bisect.bisect_left(starts, span.start)
+        past = bisect.bisect_left(starts, span.end, first)
+        return _rank(span, by_start[first:past])
+
+    taken = bytearray(max((span.end for span in spans), default=0))
+    chosen: list[Span] = []
+    for span in sorted(spans, key=lambda s: (-rank(s), -(s.end - s.start), s.start)):
+        if taken.find(1, span.start, span.end) == -1:
+            taken[span.start : span.end] = b"\x01" * (span.end - span.start)
+            chosen.append(span)
+    return sorted(chosen, key=lambda s: s.start)
 
 
 def replace_spans(text: str, spans: Sequence[Span], replacements: Sequence[str]) -> str:

@@ -1,9 +1,11 @@
-"""Long values (hashes, tokens, minified text) cost time in proportion to their length.
+"""Long values (hashes, tokens, minified text, logs) cost time in proportion to their length.
 
 An e-mail pattern used to try every position inside a long run of the characters an
 address can start with, reading the rest of the run from each: a 300 kB hash in a shell
-cell's output or a few in a result column kept a gateway worker busy for minutes. The
-timeouts below are guards against that, hundreds of times what the scan takes.
+cell's output or a few in a result column kept a gateway worker busy for minutes. And
+each span found in a text was compared with every other: 8,000 lines of a log (790 kB)
+took 52 s to mask. The timeouts below are guards against that, tens to hundreds of
+times what masking takes now.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ import hashlib
 import pyarrow as pa
 import pytest
 from faker import Faker
+from hypothesis import given
+from hypothesis import strategies as st
 
+from nbwarden.identifiers import PERSON
 from nbwarden.masking import Masker
+from nbwarden.masking.scanner import FEW_SPANS, Span, _rank, resolve_overlaps
 
 KEY = bytes(range(32))
 TOKEN_CHARS = 300_000
@@ -54,3 +60,44 @@ def test_a_column_of_a_few_long_values_is_scanned_whole(masker: Masker) -> None:
     shown = result.table.column("payload").to_pylist()
     assert not any(email in value for email in emails for value in shown)
     assert all(value.startswith(long_token(seed)) for seed, value in enumerate(shown))
+
+
+@pytest.mark.timeout(60)
+def test_a_long_log_is_masked_line_by_line_in_one_pass(masker: Masker) -> None:
+    lines = [
+        f"{fake.date_time().isoformat()} INFO login ip={fake.ipv4()} user={fake.email()}"
+        for _ in range(16_000)
+    ]
+    masked = masker.mask_output("\n".join(lines))
+    assert masked.entity_counts.get("EMAIL_ADDRESS") == len(lines)
+    assert masked.entity_counts.get("IP_ADDRESS") == len(lines)
+
+
+@pytest.mark.timeout(60)
+def test_many_spans_in_one_text_are_resolved_in_one_pass(masker: Masker) -> None:
+    """400 kB of ``Rue``: a street span at every word (minutes before)."""
+    masked = masker.mask_text("Rue " * 100_000)
+    assert "Rue Rue" not in masked.text
+
+
+def previous_resolve_overlaps(spans: list[Span]) -> list[Span]:
+    """The oracle: every span compared with every other."""
+    chosen: list[Span] = []
+    for span in sorted(spans, key=lambda s: (-_rank(s, spans), -(s.end - s.start), s.start)):
+        if not any(span.overlaps(other) for other in chosen):
+            chosen.append(span)
+    return sorted(chosen, key=lambda s: s.start)
+
+
+SPANS = st.builds(
+    lambda start, length, entity, score: Span(start, start + length, entity, score),
+    st.integers(0, 300),
+    st.integers(1, 60),
+    st.sampled_from([PERSON, "EMAIL_ADDRESS", "PHONE_NUMBER", "STREET_ADDRESS"]),
+    st.sampled_from([0.3, 0.5, 0.85, 0.9, 1.0]),
+)
+
+
+@given(st.lists(SPANS, min_size=FEW_SPANS + 1, max_size=3 * FEW_SPANS))
+def test_many_spans_resolve_as_when_compared_pairwise(spans: list[Span]) -> None:
+    assert resolve_overlaps(spans) == previous_resolve_overlaps(spans)
