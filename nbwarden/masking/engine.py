@@ -815,13 +815,17 @@ class _Session:
     def _add_ner_spans(
         self, spans_per_text: list[list[Span]], windows: dict[str, list[tuple[int, int]]]
     ) -> None:
-        """Run NER once per distinct window and add its spans to every text holding it."""
+        """Run NER once per distinct window and add its spans to every text holding it,
+        resolving each text's overlaps once (a long text has thousands of windows)."""
         snippets = list(windows)
         found_per_snippet = self.masker.names.find(snippets, self.stop)
+        added: dict[int, list[Span]] = {}
         for snippet, found in zip(snippets, found_per_snippet, strict=True):
             for index, offset in windows[snippet]:
                 shifted = [Span(f.start + offset, f.end + offset, f.entity, f.score) for f in found]
-                spans_per_text[index] = resolve_overlaps(spans_per_text[index] + shifted)
+                added.setdefault(index, []).extend(shifted)
+        for index, spans in added.items():
+            spans_per_text[index] = resolve_overlaps(spans_per_text[index] + spans)
 
     def _known_name_spans(self, text: str) -> list[Span]:
         """Capitalised words already known as names in this result."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import gc
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from nbwarden.caches import BoundedCache
@@ -108,9 +109,7 @@ class NameFinder:
     def _find_windows(self, text: str, covered: Sequence[Span]) -> list[tuple[int, int]]:
         self._pipeline()
         words = list(_TOKEN.finditer(text))
-        taken = bytearray(len(text))
-        for span in covered:
-            taken[span.start : span.end] = b"\x01" * (span.end - span.start)
+        taken = _taken(text, covered)
         wanted: list[int] = []
         for index, token in enumerate(words):
             word = token.group().strip(_PUNCTUATION)
@@ -142,15 +141,12 @@ class NameFinder:
         return list(grown)
 
     def _extend(self, text: str, spans: list[Span]) -> list[Span]:
-        others = [span for span in spans if span.entity != PERSON]
-        words = [
-            w
-            for w in NAME_WORD.finditer(text)
-            if not any(o.start <= w.start() < o.end for o in others)
-        ]
+        others = _taken(text, (span for span in spans if span.entity != PERSON))
+        words = [w for w in NAME_WORD.finditer(text) if not others[w.start()]]
+        starts = [w.start() for w in words]
         capitals = not text.isupper()
         grown = [
-            self._grow(text, words, span, capitals) if span.entity == PERSON else span
+            self._grow(text, words, starts, span, capitals) if span.entity == PERSON else span
             for span in spans
         ]
         return resolve_overlaps([span for span in grown if not self._refutes(text, span)])
@@ -173,13 +169,21 @@ class NameFinder:
                 trimmed.append(Span(words[0].start(), words[-1].end(), PERSON, span.score))
         return trimmed
 
-    def _grow(self, text: str, words: list[re.Match[str]], span: Span, capitals: bool) -> Span:
+    def _grow(
+        self,
+        text: str,
+        words: list[re.Match[str]],
+        starts: list[int],
+        span: Span,
+        capitals: bool,
+    ) -> Span:
         """``capitals``: words in capitals count as name words (``Jean DUPONT``); not in a
-        text wholly in capitals, where every word is."""
-        inside = [i for i, w in enumerate(words) if span.start <= w.start() < span.end]
-        if not inside:
+        text wholly in capitals, where every word is. ``starts``: where the words start."""
+        first = bisect.bisect_left(starts, span.start)
+        past = bisect.bisect_left(starts, span.end, first)
+        if first == past:
             return span
-        first, last = self._grown(text, words, inside[0], inside[-1], capitals)
+        first, last = self._grown(text, words, first, past - 1, capitals)
         names = [w.group() for w in words[first : last + 1] if w.group() not in self._particles]
         if len(names) == 1:
             first, last = self._across_comma(text, words, first, last)
@@ -436,3 +440,13 @@ def _memo(
         if len(text) <= NER_CACHE_MAX_CHARS:
             cache.put(key, found)
     return found
+
+
+def _taken(text: str, spans: Iterable[Span]) -> bytearray:
+    """A byte per character of ``text``, 1 where one of ``spans`` covers it: whether a
+    word starts inside a span is then one look-up, not a pass over the spans (a long
+    text holds thousands)."""
+    taken = bytearray(len(text))
+    for span in spans:
+        taken[span.start : span.end] = b"\x01" * (span.end - span.start)
+    return taken
