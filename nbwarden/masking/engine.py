@@ -246,7 +246,8 @@ class Masker:
             rendered.append(result.text)
             counts.update(result.entity_counts)
             subjects.update(result.subjects)
-        return TextMaskResult(render_blocks(rendered), dict(counts), sorted(subjects))
+        ordered = sorted(subjects, key=lambda s: (s.entity_type, s.identifier, s.column or ""))
+        return TextMaskResult(render_blocks(rendered), dict(counts), ordered)
 
     def _mask_text_table(
         self, table: TextTable, counts: Counter[str], subjects: set[SubjectRef]

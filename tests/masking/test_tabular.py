@@ -106,6 +106,20 @@ def test_a_tables_columns_are_masked_by_their_header(masker: Masker) -> None:
     assert {subject.column for subject in result.subjects} == {"name", "iban"}
 
 
+def test_a_person_in_a_table_and_in_the_text_around_it_is_one_subject_each_way(
+    masker: Masker,
+) -> None:
+    """Subjects of a table (with its column) and of the text around it (no column) are
+    listed together: sorting them compared a column with None and failed, so the whole
+    output was withheld."""
+    rows = people(3)
+    text = f"Report for {rows[0]['name']}\n" + psql_output(rows)
+    result = masker.mask_output(text)
+    assert rows[0]["name"] not in result.text
+    people_seen = [s for s in result.subjects if s.entity_type == "PERSON"]
+    assert {s.column for s in people_seen} == {None, "name"}
+
+
 def test_a_column_no_entity_plans_is_masked_as_free_text(masker: Masker) -> None:
     """A ``note`` column of short texts, most of them no name: scanned as free text, as
     the same text outside a table would be."""
