@@ -553,12 +553,13 @@ class _Columns:
 
 
 _LENGTH_TYPES = (str, bytes, bytearray, memoryview)
+_JSON_TYPES = (dict, list, tuple)
 
 
 def _column_bytes(column: Sequence[Any], kinds: set[type]) -> int:
     """The characters of a column's text, the bytes of its binary values and the length of
     its JSON values as text (each value's ``FIXED_VALUE_BYTES`` are counted apart)."""
-    if not any(issubclass(kind, (*_LENGTH_TYPES, dict, list, tuple)) for kind in kinds):
+    if not any(issubclass(kind, (*_LENGTH_TYPES, *_JSON_TYPES)) for kind in kinds):
         return 0
     if all(issubclass(kind, (*_LENGTH_TYPES, type(None))) for kind in kinds):
         return sum(map(len, filter(None, column)))
@@ -568,7 +569,7 @@ def _column_bytes(column: Sequence[Any], kinds: set[type]) -> int:
 def _value_bytes(value: Any) -> int:
     if isinstance(value, _LENGTH_TYPES):
         return len(value)
-    if isinstance(value, dict | list | tuple):
+    if isinstance(value, _JSON_TYPES):
         return len(json.dumps(value, default=str, ensure_ascii=False))
     return 0
 

@@ -671,16 +671,21 @@ def test_byte_cap_keeps_the_rows_that_fit_and_says_which_cap_cut(
         if backend in ("postgres", "mariadb")
         else f"{backend}:///{tmp_path / 'data.db'}"
     )
-    runner = runner_for(url, row_cap=10_000, result_cap_bytes=ROW_BYTES * 9 + ROW_BYTES // 2)
-    capped = runner.run("db", large_rows(backend, 3000), None, CancelHandle())
+    by_bytes, by_rows, uncut = (
+        runner_for(url, row_cap=10_000, result_cap_bytes=ROW_BYTES * 9 + ROW_BYTES // 2),
+        runner_for(url, row_cap=5),
+        runner_for(url),
+    )
+    capped = by_bytes.run("db", large_rows(backend, 3000), None, CancelHandle())
     assert capped.truncated and capped.truncated_by == "result_cap_bytes"
     assert capped.table.column("n").to_pylist() == list(range(1, 10))
     assert set(capped.table.column("body").to_pylist()) == {"x" * BODY_CHARS}
-    by_rows = runner_for(url, row_cap=5).run("db", large_rows(backend, 20), None, CancelHandle())
-    assert by_rows.truncated and by_rows.truncated_by == "row_cap"
-    whole = runner_for(url).run("db", large_rows(backend, 20), None, CancelHandle())
+    rows = by_rows.run("db", large_rows(backend, 20), None, CancelHandle())
+    assert rows.truncated and rows.truncated_by == "row_cap"
+    whole = uncut.run("db", large_rows(backend, 20), None, CancelHandle())
     assert not whole.truncated and whole.truncated_by is None and whole.table.num_rows == 20
-    runner.dispose()
+    for runner in (by_bytes, by_rows, uncut):
+        runner.dispose()
 
 
 @pytest.mark.postgres
