@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 import psycopg.adapt
+import psycopg.types.string
 import pyarrow as pa
 import sqlalchemy as sa
 import sqlglot
@@ -200,7 +201,7 @@ class SqlRunner:
                 if engine.dialect.name == "sqlite":
                     sa.event.listen(engine, "connect", _tolerant_sqlite_text)
                 if psycopg_driver:  # before SQLAlchemy's first query
-                    sa.event.listen(engine, "connect", _tolerant_sql_ascii_text, insert=True)
+                    sa.event.listen(engine, "connect", _text_loaders, insert=True)
                 self._engines[name] = engine
             return self._engines[name]
 
@@ -495,8 +496,9 @@ def _fetch(read: Reader, caps: ResultCaps, handle: CancelHandle) -> Fetched:
             break
     names, description, _ = first or ([], None, [])
     declared = [_declared_decimal(column) for column in description or []]
+    numeric_text = [_is_numeric(column) for column in description or []]
     columns, kinds = _Columns.joined(parts, len(names), min(rows, caps.rows))
-    table, types = _columns_to_arrow(unique_names(names), columns, kinds, declared)
+    table, types = _columns_to_arrow(unique_names(names), columns, kinds, declared, numeric_text)
     return table, types, cut_by, None
 
 
@@ -577,6 +579,12 @@ def _value_bytes(value: Any) -> int:
 _PG_NUMERIC = 1700
 
 
+def _is_numeric(column: Any) -> bool:
+    """Whether a column is PostgreSQL ``numeric``, which psycopg reads as text here
+    (:func:`_text_loaders`)."""
+    return isinstance(column, psycopg.Column) and column.type_code == _PG_NUMERIC
+
+
 def _declared_decimal(column: Any) -> pa.DataType | None:
     """``decimal128(p, s)`` for a PostgreSQL ``numeric(p, s)`` column, which saves scanning
     its values; None for any other column, or when Arrow could not hold it.
@@ -584,7 +592,7 @@ def _declared_decimal(column: Any) -> pa.DataType | None:
     Only psycopg's description says precision and scale reliably (MySQL drivers give a
     display width), so it is recognised by its type: ``psycopg.Column``.
     """
-    if not isinstance(column, psycopg.Column) or column.type_code != _PG_NUMERIC:
+    if not _is_numeric(column):
         return None
     precision, scale = column.precision, column.scale
     if precision is None or scale is None:
@@ -629,14 +637,18 @@ def _columns_to_arrow(
     columns: Sequence[Sequence[Any]],
     kinds_per_column: Sequence[set[type]],
     declared: Sequence[pa.DataType | None],
+    numeric_text: Sequence[bool] = (),
 ) -> tuple[pa.Table, list[str]]:
-    """``rows_to_arrow`` for rows already in columns, with the value types of each."""
+    """``rows_to_arrow`` for rows already in columns, with the value types of each;
+    ``numeric_text`` marks the columns that hold PostgreSQL ``numeric`` values as text."""
     arrays: list[pa.Array] = []
     types: list[str] = []
     for index, (values, all_kinds) in enumerate(zip(columns, kinds_per_column, strict=True)):
         kinds = all_kinds - {type(None)}
-        if kinds == {decimal.Decimal}:
-            hint = declared[index] if index < len(declared) else None
+        hint = declared[index] if index < len(declared) else None
+        if index < len(numeric_text) and numeric_text[index] and kinds <= {str}:
+            array = _numeric_text_array(values, hint)
+        elif kinds == {decimal.Decimal}:
             array = _decimal_array(values, hint)
         elif kinds == {str}:
             array = _to_array(values, pa.string())  # what inference gives, 4 times faster
@@ -675,6 +687,20 @@ def _plain(value: Any) -> Any:
     if module in ("datetime", "decimal"):
         return value
     return str(value)
+
+
+def _numeric_text_array(values: Sequence[str | None], declared: pa.DataType | None) -> pa.Array:
+    """PostgreSQL ``numeric`` text parsed by Arrow at the declared type, about twice as
+    fast as psycopg's ``Decimal`` per value and the checks on it. Arrow refuses a value
+    that would lose a digit or does not fit; such values, ``NaN``, infinities and an
+    undeclared column are read as Decimals and typed as :func:`_decimal_array` types
+    them."""
+    if declared is not None:
+        try:
+            return pa.array(values, pa.string()).cast(declared)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
+            pass
+    return _decimal_array([None if v is None else decimal.Decimal(v) for v in values], declared)
 
 
 def _decimal_array(values: Sequence[Any], declared: pa.DataType | None) -> pa.Array:
@@ -736,13 +762,18 @@ _TEXT_TYPES = (0, "text", "varchar", "bpchar", "name", '"char"')
 """The types psycopg reads with its text loader; 0 stands for any type it has no loader for."""
 
 
-def _tolerant_sql_ascii_text(dbapi_connection: Any, _record: Any) -> None:
-    """A ``SQL_ASCII`` database stores any bytes, and psycopg gives its text as ``bytes``,
+def _text_loaders(dbapi_connection: Any, _record: Any) -> None:
+    """``numeric`` is read as text, which Arrow parses (:func:`_numeric_text_array`).
+
+    A ``SQL_ASCII`` database stores any bytes, and psycopg gives its text as ``bytes``,
     which SQLAlchemy's own first query (the server version) cannot read. Its text is read
     as UTF-8 with bad bytes replaced, as for SQLite."""
+    adapters = dbapi_connection.adapters
     if dbapi_connection.info.encoding == "ascii":  # psycopg's name for SQL_ASCII
-        for type_ in _TEXT_TYPES:
-            dbapi_connection.adapters.register_loader(type_, _ReplacingTextLoader)
+        for type_ in (*_TEXT_TYPES, "numeric"):
+            adapters.register_loader(type_, _ReplacingTextLoader)
+    else:
+        adapters.register_loader("numeric", psycopg.types.string.TextLoader)
 
 
 def _refuse_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

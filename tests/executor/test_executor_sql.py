@@ -155,13 +155,14 @@ def test_postgres_sql_ascii_text_is_read_with_bad_bytes_replaced(postgres_url: s
         result = runner.run(
             "db",
             "SELECT convert_from('\\xff41'::bytea, 'SQL_ASCII') AS raw,"
-            " CAST(:city AS varchar) AS city, 'n'::name AS n, '{\"a\": 1}'::json AS j",
+            " CAST(:city AS varchar) AS city, 'n'::name AS n, '{\"a\": 1}'::json AS j,"
+            " 12.5::numeric(5,2) AS amount",
             {"city": city},
             CancelHandle(),
         )
-        assert result.types == ["string", "string", "string", "string"]
+        assert result.types == ["string", "string", "string", "string", "decimal128(5, 2)"]
         assert result.table.to_pylist() == [
-            {"raw": "\ufffdA", "city": city, "n": "n", "j": '{"a": 1}'}
+            {"raw": "\ufffdA", "city": city, "n": "n", "j": '{"a": 1}', "amount": Decimal("12.50")}
         ]
     finally:
         runner.dispose()
@@ -331,6 +332,52 @@ def test_values_at_the_declared_scale_take_the_declared_type() -> None:
     assert at_scale == ["decimal128(12, 2)"]
     assert shorter == ["decimal128(3, 1)"]
     assert table.column("a").to_pylist() == [tiny]
+
+
+@given(
+    st.lists(_DECIMALS, min_size=1, max_size=6),
+    st.integers(min_value=1, max_value=38),
+    st.integers(min_value=0, max_value=38),
+)
+def test_numeric_text_is_typed_as_the_same_decimals(
+    values: list[Decimal | None], precision: int, scale: int
+) -> None:
+    """PostgreSQL ``numeric(p, s)`` read as text (every value at scale s, no exponent)
+    gives the type and values its Decimals give."""
+    scale = min(scale, precision)
+    declared = pa.decimal128(precision, scale)
+    quantum = Decimal(1).scaleb(-scale)
+    try:
+        at_scale = [None if v is None else v.quantize(quantum) for v in values]
+    except ArithmeticError:
+        return
+    texts = [None if v is None else format(v, "f") for v in at_scale]
+    from_text = sql._numeric_text_array(texts, declared)
+    from_decimals = sql._decimal_array(at_scale, declared)
+    assert from_text.type == from_decimals.type
+    assert from_text.to_pylist() == from_decimals.to_pylist()
+
+
+@pytest.mark.postgres
+def test_postgres_numeric_nan_and_infinity_keep_their_values(postgres_url: str) -> None:
+    """Values Arrow's decimals cannot hold come through as the database wrote them."""
+    runner = runner_for(postgres_url)
+    result = runner.run(
+        "db",
+        "SELECT v::numeric(12,2) AS declared, v::numeric AS free"
+        " FROM (VALUES ('1.5'), ('NaN'), (NULL)) AS t(v)"
+        " UNION ALL SELECT 2, 'Infinity'::numeric",
+        None,
+        CancelHandle(),
+    )
+    runner.dispose()
+    assert result.types == ["string", "string"]
+    assert result.table.to_pylist() == [
+        {"declared": "1.50", "free": "1.5"},
+        {"declared": "NaN", "free": "NaN"},
+        {"declared": None, "free": None},
+        {"declared": "2", "free": "Infinity"},
+    ]
 
 
 @pytest.mark.parametrize("backend", ["postgres", "mariadb"])
@@ -728,6 +775,19 @@ def test_byte_cap_counts_text_and_binary_lengths_and_a_fixed_size_for_the_rest(
     assert runner_for(url, result_cap_bytes=cap).run("db", mixed, None, CancelHandle()).table[
         "v"
     ].to_pylist() == ["7", "z" * 300]
+
+
+@pytest.mark.postgres
+def test_postgres_numeric_counts_its_digits(postgres_url: str) -> None:
+    """A ``numeric`` may hold thousands of digits (too many for Arrow: they come as text):
+    each counts toward the byte cap."""
+    row_bytes = sql.FIXED_VALUE_BYTES + 1000
+    runner = runner_for(postgres_url, result_cap_bytes=3 * row_bytes + row_bytes // 2)
+    query = "SELECT (repeat('9', 999) || g)::numeric AS n FROM generate_series(1, 9) g"
+    capped = runner.run("db", query, None, CancelHandle())
+    runner.dispose()
+    assert capped.truncated_by == "result_cap_bytes"
+    assert capped.table.column("n").to_pylist() == ["9" * 999 + str(g) for g in (1, 2, 3)]
 
 
 @pytest.mark.postgres
