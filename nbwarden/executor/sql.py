@@ -124,23 +124,31 @@ class _Watchdog:
         """Cancel ``handle`` (as timed out) in ``timeout_s`` unless ``forget`` comes first."""
         with self._condition:
             ticket = next(self._tickets)
-            heapq.heappush(self._deadlines, (time.monotonic() + timeout_s, ticket, handle))
+            deadline = (time.monotonic() + timeout_s, ticket, handle)
+            heapq.heappush(self._deadlines, deadline)
             self._watched.add(ticket)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="sql-timeout", daemon=True)
                 self._thread.start()
-            self._condition.notify()
+            if self._deadlines[0] is deadline:  # else the thread wakes earlier anyway
+                self._condition.notify()
         return ticket
 
     def forget(self, ticket: int) -> None:
         with self._condition:
             self._watched.discard(ticket)
+            self._drop_forgotten()
+
+    def _drop_forgotten(self) -> None:
+        """Pop the forgotten deadlines that come first (usually all of them: statements
+        mostly end in the order they started)."""
+        while self._deadlines and self._deadlines[0][1] not in self._watched:
+            heapq.heappop(self._deadlines)
 
     def _run(self) -> None:
         with self._condition:
             while True:
-                while self._deadlines and self._deadlines[0][1] not in self._watched:
-                    heapq.heappop(self._deadlines)
+                self._drop_forgotten()
                 if not self._deadlines:
                     self._condition.wait()
                     continue

@@ -804,3 +804,21 @@ def test_postgres_json_counts_its_length_as_text(postgres_url: str) -> None:
     assert capped.truncated_by == "result_cap_bytes"
     assert capped.table.column("n").to_pylist() == [1, 2, 3]
     runner.dispose()
+
+
+@pytest.mark.timeout(60)
+def test_watchdog_times_out_a_shorter_deadline_set_after_a_longer_one() -> None:
+    """The shared timeout thread is woken only when a new deadline comes first; a
+    deadline that ends first still fires, and forgotten ones leave nothing behind."""
+    watchdog = sql._Watchdog()
+    slow, quick, later = sql.CancelHandle(), sql.CancelHandle(), sql.CancelHandle()
+    slow_ticket = watchdog.watch(3600, slow)
+    watchdog.watch(0.05, quick)
+    later_ticket = watchdog.watch(3600, later)
+    while not quick.requested:
+        time.sleep(0.01)
+    assert quick.timed_out
+    assert not slow.requested and not later.requested
+    watchdog.forget(slow_ticket)
+    watchdog.forget(later_ticket)
+    assert watchdog._deadlines == []
