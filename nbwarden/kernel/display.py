@@ -146,8 +146,9 @@ def _table_html(
     names = list(frame.columns)
     head = "".join(f"<th>{html.escape(str(name))}</th>" for name in names)
     on_show = set(range(shown))
+    width = pd.get_option("display.max_colwidth")
     cells = [
-        _column_html(values, on_show.intersection(masked.get(str(name), ())))
+        _column_html(values, on_show.intersection(masked.get(str(name), ())), width)
         for name, values in zip(names, columns, strict=True)
     ]
     rows = zip(*cells, strict=True) if cells else [()] * shown
@@ -162,12 +163,22 @@ def _table_html(
     )
 
 
-def _column_html(values: list[Any], masked_rows: set[int]) -> list[str]:
-    return [_cell_html(value, position in masked_rows) for position, value in enumerate(values)]
+def _column_html(values: list[Any], masked_rows: set[int], width: int | None) -> list[str]:
+    return [
+        _cell_html(value, position in masked_rows, width) for position, value in enumerate(values)
+    ]
 
 
-def _cell_html(value: Any, is_masked: bool) -> str:
-    text = html.escape("" if value is None else str(value))
+def _cell_html(value: Any, is_masked: bool, width: int | None) -> str:
+    """A cell cut as pandas' own HTML table cuts it, by ``display.max_colwidth`` (50
+    unless the analyst set it; None: whole values), so that a long value does not go
+    whole into the saved notebook; the variable holds it whole. pandas pads a value with
+    a space before measuring it: one of ``width`` characters or more shows its first
+    ``width - 4`` and ``...``."""
+    text = "" if value is None else str(value)
+    if width is not None and len(text) >= width:
+        text = text[: max(width - 4, 0)] + "..."
+    text = html.escape(text)
     if is_masked:
         return f'<td style="{MASKED_STYLE}" title="masked by nbwarden">{text}</td>'
     return f"<td>{text}</td>"

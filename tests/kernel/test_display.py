@@ -48,13 +48,29 @@ def test_small_frame_html_is_pinned() -> None:
     assert render_table_html(small_frame(), masked) == (
         '<table class="dataframe nbwarden-result"><thead><tr><th></th><th>name</th>'
         "<th>note</th><th>7</th><th>amount</th><th>ratio</th></tr></thead><tbody>"
-        f"<tr><th>0</th>{MASKED}&lt;PERSON_1&gt;</td><td>a\nb {'x' * 80}</td>"
+        f"<tr><th>0</th>{MASKED}&lt;PERSON_1&gt;</td><td>a\nb {'x' * 42}...</td>"
         "<td>1</td><td>12.50</td><td>0.5</td></tr>"
         "<tr><th>1</th><td>&lt;PERSON_2&gt;</td><td>&lt;b&gt;Lyon &amp; Nice&lt;/b&gt;</td>"
         f"{MASKED}22</td><td></td><td>nan</td></tr>"
         f"<tr><th>2</th>{MASKED}nan</td><td>nan</td><td>333</td><td>-0.25</td>"
         "<td>1e-05</td></tr></tbody></table>"
     )
+
+
+def test_long_values_are_cut_in_the_html_as_pandas_cuts_them() -> None:
+    """A megabyte of text in a shown cell does not go whole into the saved notebook:
+    the HTML cuts it at pandas' ``display.max_colwidth``, as pandas' own table does."""
+    long_text = Faker().text(max_nb_chars=200) * 5000
+    frame = result_frame({"table": pa.table({"note": [long_text, "short"]})}, "exec-1")
+    bundle = frame._repr_mimebundle_()
+    assert len(bundle["text/html"]) < 1000 and len(bundle["text/plain"]) < 1000
+    cells = [long_text, "short"]
+    pandas_html = pd.DataFrame({"note": cells})._repr_html_()
+    assert pandas_html.count(f"{html.escape(long_text[:46])}...</td>") == 1
+    assert f"<td>{html.escape(long_text[:46])}...</td><" in bundle["text/html"]
+    with pd.option_context("display.max_colwidth", None):
+        assert html.escape(long_text) in frame._repr_mimebundle_()["text/html"]
+    assert frame["note"][0] == long_text
 
 
 def test_long_wide_frame_shows_ten_rows_and_twenty_text_columns() -> None:
@@ -107,7 +123,8 @@ def expected_html(frame: pd.DataFrame, shown: int, masked: Mapping[str, Sequence
     for i, row in enumerate(frame.head(shown).to_numpy(dtype=object)):
         body += f"<tr><th>{i}</th>"
         for name, value in zip(names, row, strict=True):
-            text = html.escape("" if value is None else str(value))
+            text = "" if value is None else str(value)
+            text = html.escape(text if len(text) < 50 else text[:46] + "...")
             body += (MASKED if i in masked.get(str(name), ()) else "<td>") + f"{text}</td>"
         body += "</tr>"
     more = len(frame) - shown
