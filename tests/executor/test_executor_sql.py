@@ -380,6 +380,35 @@ def test_postgres_numeric_nan_and_infinity_keep_their_values(postgres_url: str) 
     ]
 
 
+@pytest.mark.postgres
+def test_postgres_numeric_inside_arrays_ranges_and_records_reads_as_written(
+    postgres_url: str,
+) -> None:
+    """psycopg reads the ``numeric`` inside an array, a range or a record with the same
+    text loader: they come through as the database wrote them, as plain numbers do."""
+    runner = runner_for(postgres_url)
+    result = runner.run(
+        "db",
+        "SELECT ARRAY[1.50, 2.5]::numeric[] AS arr, numrange(1.5, 2.50) AS rng,"
+        " ROW(1.25::numeric, 'x') AS rec, 7::numeric AS plain, 1e-20::numeric AS tiny,"
+        " -0.0::numeric AS zero",
+        None,
+        CancelHandle(),
+    )
+    runner.dispose()
+    assert result.table.to_pylist() == [
+        {
+            "arr": '["1.50", "2.5"]',
+            "rng": "[1.5, 2.50)",
+            "rec": '["1.25", "x"]',
+            "plain": Decimal("7"),
+            "tiny": Decimal("1E-20"),
+            "zero": Decimal("0.0"),
+        }
+    ]
+    assert result.types[3:] == ["decimal128(1, 0)", "decimal128(20, 20)", "decimal128(1, 1)"]
+
+
 @pytest.mark.parametrize("backend", ["postgres", "mariadb"])
 def test_decimal_columns_keep_exact_values(backend: str, request: pytest.FixtureRequest) -> None:
     """PostgreSQL numeric(p, s) is typed as declared; wider, unconstrained or MariaDB
