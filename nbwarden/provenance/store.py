@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import duckdb
 import pyarrow as pa
@@ -1044,23 +1044,22 @@ class _SubjectHmacs:
         return found
 
     def group(self, entity_type: str, identifiers: Iterable[str]) -> list[str]:
-        """The HMACs of one type's identifiers, in their order: one ``map`` over the cache,
-        once the identifiers not in it yet (the next page's few new ones) are added."""
+        """The HMACs of one type's identifiers, in their order: one ``map`` over the cache
+        when it holds them all (a re-run), else one pass that leaves a gap for each of the
+        few new ones (the next page's), each then computed."""
         if not isinstance(identifiers, Collection):
             identifiers = list(identifiers)
-        for _ in range(2):
-            cached = self._by_type.get(entity_type)
-            if cached is not None:
-                with contextlib.suppress(KeyError):
-                    return list(map(cached.__getitem__, identifiers))
-            self._add_missing(entity_type, identifiers)
-        return [self.one(entity_type, identifier) for identifier in identifiers]
-
-    def _add_missing(self, entity_type: str, identifiers: Iterable[str]) -> None:
         cached = self._by_type.get(entity_type, {})
-        for identifier in identifiers:
-            if identifier not in cached:
-                self.one(entity_type, identifier)
+        with contextlib.suppress(KeyError):
+            return list(map(cached.__getitem__, identifiers))
+        ordered = list(identifiers)
+        hmacs = list(map(cached.get, ordered))
+        with contextlib.suppress(ValueError):  # no gap left
+            position = hmacs.index(None)
+            while True:
+                hmacs[position] = self.one(entity_type, ordered[position])
+                position = hmacs.index(None, position + 1)
+        return cast(list[str], hmacs)
 
 
 def _columns_table(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:

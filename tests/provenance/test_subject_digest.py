@@ -199,6 +199,7 @@ def test_cached_hmacs_are_the_keyed_hashes_even_when_the_cache_empties(max_entri
     cache = store_module._SubjectHmacs(key, max_entries)
     first = [f"reader{i}@example.org" for i in range(4)]
     next_page = [*first[1:], "reader9@example.org"]
-    for identifiers in (first, next_page, next_page):
+    gaps = ["reader7@example.org", *first[:2], "reader8@example.org", *first[2:]]
+    for identifiers in (first, next_page, next_page, gaps, dict.fromkeys(gaps)):
         expected = [keyed_hash(key, f"{EMAIL}\x1f{identifier}") for identifier in identifiers]
         assert cache.group(EMAIL, identifiers) == expected
