@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nbwarden.caches import BoundedCache
+from nbwarden.caches import BoundedCache, misses
 from nbwarden.config import MaskingConfig
 from nbwarden.identifiers import EMAIL, PERSON, PHONE, normalize_identifier
 from nbwarden.masking.columns import (
@@ -306,10 +306,9 @@ class Masker:
         """The cached outcome of each value of an entity column."""
         cache = self._wholes.setdefault((entity, derived), {})
         wholes = list(map(cache.get, values))
-        if None in wholes:
-            for position in [i for i, whole in enumerate(wholes) if whole is None]:
-                wholes[position] = self._whole_value(entity, values[position], cache, derived)
-        return cast(list[_WholeValue], wholes)  # every None was filled in
+        for position in misses(wholes):
+            wholes[position] = self._whole_value(entity, values[position], cache, derived)
+        return cast(list[_WholeValue], wholes)
 
     def _whole_value(
         self, entity: str, value: str, cache: dict[str, _WholeValue], derived: bool

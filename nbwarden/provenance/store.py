@@ -25,6 +25,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 import duckdb
 import pyarrow as pa
 
+from nbwarden.caches import misses
 from nbwarden.config import AuditConfig
 from nbwarden.identifiers import normalize_identifier
 from nbwarden.keys import (
@@ -1054,11 +1055,8 @@ class _SubjectHmacs:
             return list(map(cached.__getitem__, identifiers))
         ordered = list(identifiers)
         hmacs = list(map(cached.get, ordered))
-        with contextlib.suppress(ValueError):  # no gap left
-            position = hmacs.index(None)
-            while True:
-                hmacs[position] = self.one(entity_type, ordered[position])
-                position = hmacs.index(None, position + 1)
+        for position in misses(hmacs):
+            hmacs[position] = self.one(entity_type, ordered[position])
         return cast(list[str], hmacs)
 
 
