@@ -654,7 +654,7 @@ def _columns_to_arrow(
     for index, (values, all_kinds) in enumerate(zip(columns, kinds_per_column, strict=True)):
         kinds = all_kinds - {type(None)}
         hint = declared[index] if index < len(declared) else None
-        if index < len(numeric_text) and numeric_text[index] and kinds <= {str}:
+        if index < len(numeric_text) and numeric_text[index] and kinds == {str}:
             array = _numeric_text_array(values, hint)
         elif kinds == {decimal.Decimal}:
             array = _decimal_array(values, hint)

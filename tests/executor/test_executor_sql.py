@@ -385,13 +385,14 @@ def test_postgres_numeric_inside_arrays_ranges_and_records_reads_as_written(
     postgres_url: str,
 ) -> None:
     """psycopg reads the ``numeric`` inside an array, a range or a record with the same
-    text loader: they come through as the database wrote them, as plain numbers do."""
+    text loader: they come through as the database wrote them, as plain numbers do; a
+    column of NULLs only is typed by its values, as before."""
     runner = runner_for(postgres_url)
     result = runner.run(
         "db",
         "SELECT ARRAY[1.50, 2.5]::numeric[] AS arr, numrange(1.5, 2.50) AS rng,"
         " ROW(1.25::numeric, 'x') AS rec, 7::numeric AS plain, 1e-20::numeric AS tiny,"
-        " -0.0::numeric AS zero",
+        " -0.0::numeric AS zero, NULL::numeric(12,2) AS empty",
         None,
         CancelHandle(),
     )
@@ -404,9 +405,15 @@ def test_postgres_numeric_inside_arrays_ranges_and_records_reads_as_written(
             "plain": Decimal("7"),
             "tiny": Decimal("1E-20"),
             "zero": Decimal("0.0"),
+            "empty": None,
         }
     ]
-    assert result.types[3:] == ["decimal128(1, 0)", "decimal128(20, 20)", "decimal128(1, 1)"]
+    assert result.types[3:] == [
+        "decimal128(1, 0)",
+        "decimal128(20, 20)",
+        "decimal128(1, 1)",
+        "null",
+    ]
 
 
 @pytest.mark.parametrize("backend", ["postgres", "mariadb"])
