@@ -11,6 +11,7 @@ code hash recorded beside it still binds the exact text that ran.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sqlglot import TokenType
 from sqlglot.dialects.dialect import Dialect
@@ -39,6 +40,20 @@ def code_for_audit(kind: str, code: str, dialect: str | None) -> str:
     if kind == "shell":
         return _numbered(code, _matches(_SHELL_QUOTED, code))
     return code
+
+
+def cell_for_audit(source: str, sql_dialect: Callable[[str], str | None]) -> str:
+    """A notebook cell as its own record holds it. The body of a governed cell magic
+    (``%%sql``, ``%%sh``) has its literals replaced, as the gateway records the same code;
+    any other cell is left as written. ``sql_dialect``: the SQL dialect for a ``%%sql``
+    line (the connection it names, else the default one)."""
+    first, newline, body = source.partition("\n")
+    magic = first.split(maxsplit=1)[0] if first.strip() else ""
+    if not newline or magic not in ("%%sql", "%%sh"):
+        return source
+    if magic == "%%sql":
+        return first + newline + code_for_audit("sql", body, sql_dialect(first))
+    return first + newline + code_for_audit("shell", body, None)
 
 
 def sql_literals_replaced(code: str, dialect: str | None) -> str:

@@ -133,19 +133,28 @@ class ApiState:
         any governed call the cell makes waits for its own start record, queued behind
         this one. A failed commit makes the next record raise, which refuses that cell.
         """
+        from nbwarden.executor.codelog import cell_for_audit
         from nbwarden.provenance import ExecutionStart
 
         start = ExecutionStart(
             user=user,
             kind="python",
             target=kernel_name or "kernel",
-            code_masked=self.gateway.masker.mask_text(source).text,
+            code_masked=self.gateway.masker.mask_text(cell_for_audit(source, self._dialect)).text,
             code_hash=assertions.code_hash(source),
             roles=sorted(self.config.roles.roles_of(user)),
             kernel_id=kernel_id,
             cell_id=cell_id or None,
         )
         return str(self.gateway.store.record_start(start, durable=False))
+
+    def _dialect(self, magic_line: str) -> str | None:
+        """The dialect of the connection a ``%%sql`` line names, else of the first one
+        configured (the kernel's default)."""
+        connections = self.config.connections
+        named = [connections[w] for w in magic_line.split()[1:] if w in connections]
+        chosen = named or list(connections.values())[:1]
+        return chosen[0].dialect if chosen else None
 
     def end_cell(self, execution_id: str, status: str) -> None:
         from nbwarden.provenance import ExecutionEnd

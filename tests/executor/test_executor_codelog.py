@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nbwarden.executor.codelog import code_for_audit
+from nbwarden.executor.codelog import cell_for_audit, code_for_audit
 
 
 def test_sql_literals_become_numbered_placeholders() -> None:
@@ -23,3 +23,22 @@ def test_shell_quoted_words_are_replaced_and_identifiers_kept() -> None:
         "grep '<string 1>' app.log | grep '<string 2>'"
     )
     assert code_for_audit("sql", 'SELECT "Name" FROM t', "postgres") == 'SELECT "Name" FROM t'
+
+
+def test_governed_cell_magics_are_recorded_as_the_gateway_records_their_code() -> None:
+    dialects = {"%%sql shop": "postgres", "%%sql crm << people": "mysql"}
+
+    def dialect(line: str) -> str | None:
+        return dialects.get(line)
+
+    assert cell_for_audit("%%sql shop\nSELECT 1 WHERE a = 'Ann Lee'", dialect) == (
+        "%%sql shop\nSELECT 1 WHERE a = '<string 1>'"
+    )
+    assert cell_for_audit('%%sql crm << people\nSELECT 1 WHERE a = "Ann Lee"', dialect) == (
+        "%%sql crm << people\nSELECT 1 WHERE a = '<string 1>'"
+    )
+    assert cell_for_audit("%%sh local\ngrep 'Ann Lee' app.log", dialect) == (
+        "%%sh local\ngrep '<string 1>' app.log"
+    )
+    for as_written in ("x = 'Ann Lee'", "%%sql", "%%bash\necho 'Ann Lee'", "", "\n%%sql"):
+        assert cell_for_audit(as_written, dialect) == as_written

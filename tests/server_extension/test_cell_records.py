@@ -1,0 +1,40 @@
+"""What the record of a notebook cell (any kernel) holds: the cell masked, and the body of
+a governed cell magic as the gateway records the same code, without its literals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from faker import Faker
+
+from nbwarden.config import load_config
+from nbwarden.server_extension.standalone import build_state
+
+
+def test_cell_magic_literals_never_reach_the_cell_record(nb_config_path: Path) -> None:
+    """A name typed into a ``%%sql`` or ``%%sh`` cell is replaced in the cell's own record,
+    as in the governed record (no detector finds every name: suffixed names such as
+    ``Jordan MD`` and ``May`` as a surname stay readable to the text masker alone)."""
+    fake = Faker()
+    fake.seed_instance(20261207)
+    names = [fake.name() for _ in range(2)]
+    state = build_state(load_config(nb_config_path))
+    cells = {
+        "sql": f"%%sql shop\nSELECT id FROM customers WHERE name = '{names[0]}'",
+        "sh": f'%%sh local\ngrep "{names[1]}" app.log',
+        "python": "total = people.spend.sum()",
+    }
+    try:
+        recorded = {}
+        for kind, source in cells.items():
+            execution_id = state.record_cell("alice", "k-1", "nbwarden", f"cell-{kind}", source)
+            state.end_cell(execution_id, "ok")
+            record = state.gateway.store.get_execution(execution_id)
+            assert record is not None
+            recorded[kind] = record["code_masked"]
+    finally:
+        state.gateway.close()
+    assert recorded["sql"] == "%%sql shop\nSELECT id FROM customers WHERE name = '<string 1>'"
+    assert recorded["sh"] == "%%sh local\ngrep '<string 1>' app.log"
+    assert recorded["python"] == cells["python"]
+    assert not [name for name in names if any(name in text for text in recorded.values())]
