@@ -19,6 +19,7 @@ from nbwarden.masking.scanner import Span, resolve_overlaps
 _TOKEN = re.compile(r"\S+")
 _PUNCTUATION = ".,;:!?()[]{}\"'\u2018\u2019\u201c\u201d"
 _CLOSING = ")]}\"'\u2019\u201d"
+_NOT_AN_ENTITY_EDGE = "\"'`()[]{}<>,;:!?\u2018\u2019\u201a\u201c\u201d\u201e\u00ab\u00bb"
 WINDOW_WORDS_BEFORE = 4
 WINDOW_WORDS_AFTER = 3
 NER_BATCH_SIZE = 512
@@ -286,9 +287,10 @@ class NameFinder:
                         raise MaskingError(STOPPED)
             return [
                 tuple(
-                    Span(ent.start_char, ent.end_char, self._labels[ent.label_], 0.85)
+                    span
                     for ent in doc.ents
                     if ent.label_ in self._labels
+                    and (span := _ner_span(doc.text, ent, self._labels[ent.label_]))
                 )
                 for doc in docs
             ]
@@ -343,11 +345,26 @@ class NameFinder:
             docs = list(nlp.pipe([texts[i] for i in unsure], batch_size=NER_BATCH_SIZE))
         for index, doc in zip(unsure, docs, strict=True):
             people = [
-                Span(e.start_char, e.end_char, PERSON, 0.85) for e in doc.ents if e.label_ == PERSON
+                span
+                for e in doc.ents
+                if e.label_ == PERSON and (span := _ner_span(doc.text, e, PERSON))
             ]
             text = texts[index]
             flags[index] = _mostly_named(text, [p for p in people if not self._refutes(text, p)])
         return flags
+
+
+def _ner_span(text: str, entity: Any, entity_type: str) -> Span | None:
+    """NER's entity without the quotes and brackets it takes in at its edges (in ``'Jane
+    Roe'`` it finds ``Jane Roe'``): hidden behind the placeholder, the closing quote would be
+    lost, and the identifier ``jane roe'`` is one a subject access request for Jane Roe never
+    finds. None when nothing is left."""
+    start, end = entity.start_char, entity.end_char
+    while start < end and text[start] in _NOT_AN_ENTITY_EDGE:
+        start += 1
+    while end > start and text[end - 1] in _NOT_AN_ENTITY_EDGE:
+        end -= 1
+    return Span(start, end, entity_type, 0.85) if start < end else None
 
 
 def _window_end(words: list[re.Match[str]], index: int) -> int:

@@ -139,3 +139,20 @@ def test_acronyms_in_capitals_are_not_taken_for_names(masker: Masker) -> None:
         "Order via DHL EXPRESS today.",
     ):
         assert masker.mask_text(text).text == text
+
+
+@pytest.mark.parametrize("quotes", ["''", '""', "()", "\u00ab\u00bb", "\u201c\u201d"])
+def test_a_quoted_name_is_the_same_subject_and_keeps_its_quotes(
+    masker: Masker, people: list[tuple[str, str]], quotes: str
+) -> None:
+    """NER takes in a quote after a name (``'Jane Roe'`` gives ``Jane Roe'``): the closing
+    quote went behind the placeholder, and the subject ``jane roe'`` was one a subject
+    access request for Jane Roe never finds."""
+    opening, closing = quotes
+    for given, family in people:
+        name = f"{given} {family}"
+        result = masker.mask_text(f"The note says {opening}{name}{closing} called twice.")
+        assert name not in result.text
+        assert f"{opening}PERSON_" in result.text
+        assert f"{closing} called twice." in result.text
+        assert _subjects(result, PERSON) == {normalize_name(name)}
