@@ -61,6 +61,7 @@ class NameFinder:
         self._common_folded = frozenset(word.casefold() for word in profile.common_capitalised)
         self._particles = profile.name_particles
         self._salutations = profile.salutations
+        self._suffixes = profile.name_suffixes
         self._name_lists = profile.name_lists
         self._listed: ListedNames | None = None
         self._nlp: Any = None
@@ -147,10 +148,21 @@ class NameFinder:
         starts = [w.start() for w in words]
         capitals = not text.isupper()
         grown = [
-            self._grow(text, words, starts, span, capitals) if span.entity == PERSON else span
+            self._without_suffixes(text, self._grow(text, words, starts, span, capitals))
+            if span.entity == PERSON
+            else span
             for span in spans
         ]
         return resolve_overlaps([span for span in grown if not self._refutes(text, span)])
+
+    def _without_suffixes(self, text: str, span: Span) -> Span:
+        """``span`` ending before the suffixes after a name (``Jr``, ``MD``), as NER often
+        takes them in; a span of a suffix alone stays as it is."""
+        words = list(NAME_WORD.finditer(text, span.start, span.end))
+        while len(words) > 1 and words[-1].group() in self._suffixes:
+            words.pop()
+        end = words[-1].end() if words else span.end
+        return span if end == span.end else Span(span.start, end, span.entity, span.score)
 
     def trim(self, text: str, spans: list[Span]) -> list[Span]:
         """PERSON spans without the common words and stop words at their edges; a span of
@@ -245,6 +257,8 @@ class NameFinder:
             if text[words[left].end() : words[right].start()] != " ":
                 return None
             word = words[index].group()
+            if word in self._suffixes:
+                return None
             if word in self._particles:
                 index += direction
                 continue

@@ -108,6 +108,9 @@ class Profile:
     common_capitalised: frozenset[str] = frozenset()
     name_particles: frozenset[str] = frozenset()
     salutations: frozenset[str] = frozenset()
+    name_suffixes: frozenset[str] = frozenset()
+    """Words after a name that are no part of it (``Jr``, ``MD``): a PERSON span ends before
+    them, so the subject is the name a subject access request asks for."""
     name_lists: NameLists = NameLists()
     generic_id_context: GenericIdContext | None = None
     not_subjects: frozenset[str] = frozenset()
@@ -181,6 +184,7 @@ def parse_profile(raw: dict[str, Any], base: Path | None = None) -> Profile:
         common_capitalised=frozenset(str(w) for w in ner.get("common_capitalised", [])),
         name_particles=frozenset(str(w) for w in ner.get("name_particles", [])),
         salutations=frozenset(str(w) for w in ner.get("salutations", [])),
+        name_suffixes=frozenset(str(w) for w in ner.get("name_suffixes", [])),
         name_lists=_name_lists(ner.get("name_lists") or {}, base),
         generic_id_context=_generic_id_context(raw.get("generic_id_context")),
         not_subjects=frozenset(str(entity) for entity in raw.get("not_subjects", [])),
