@@ -62,6 +62,12 @@ def test_duplicate_column_names_become_unique() -> None:
 
 
 _DECIMALS = st.decimals(allow_nan=False, allow_infinity=False, places=None) | st.none()
+_DECLARED = st.integers(min_value=1, max_value=38).flatmap(
+    lambda precision: st.integers(min_value=0, max_value=precision).map(
+        lambda scale: pa.decimal128(precision, scale)
+    )
+)
+"""A ``numeric(p, s)`` column's Arrow type."""
 
 
 @given(st.lists(_DECIMALS, min_size=1, max_size=6))
@@ -295,19 +301,14 @@ def test_percent_signs_reach_the_server_as_typed(
     assert bound.table.to_pylist() == [{"liked": 1, "rest": 1, "n": 5}]
 
 
-@given(
-    st.lists(_DECIMALS, min_size=1, max_size=6),
-    st.integers(min_value=1, max_value=38),
-    st.integers(min_value=0, max_value=38),
-)
+@given(st.lists(_DECIMALS, min_size=1, max_size=6), _DECLARED)
 def test_a_declared_decimal_type_never_rounds(
-    values: list[Decimal | None], precision: int, scale: int
+    values: list[Decimal | None], declared: pa.Decimal128Type
 ) -> None:
     """A column's declared numeric(p, s) types it when every value is at scale s (as
     PostgreSQL gives them) and fits; otherwise (or when all are NULL) it is typed by its
     values, as if nothing were declared: no value ever loses a digit."""
-    scale = min(scale, precision)
-    declared = pa.decimal128(precision, scale)
+    scale = declared.scale
     table, types = rows_to_arrow(["amount"], [(value,) for value in values], [declared])
     undeclared, undeclared_types = rows_to_arrow(["amount"], [(value,) for value in values])
     at_scale = all(value is None or value.as_tuple().exponent == -scale for value in values)
@@ -334,19 +335,13 @@ def test_values_at_the_declared_scale_take_the_declared_type() -> None:
     assert table.column("a").to_pylist() == [tiny]
 
 
-@given(
-    st.lists(_DECIMALS, min_size=1, max_size=6),
-    st.integers(min_value=1, max_value=38),
-    st.integers(min_value=0, max_value=38),
-)
+@given(st.lists(_DECIMALS, min_size=1, max_size=6), _DECLARED)
 def test_numeric_text_is_typed_as_the_same_decimals(
-    values: list[Decimal | None], precision: int, scale: int
+    values: list[Decimal | None], declared: pa.Decimal128Type
 ) -> None:
     """PostgreSQL ``numeric(p, s)`` read as text (every value at scale s, no exponent)
     gives the type and values its Decimals give."""
-    scale = min(scale, precision)
-    declared = pa.decimal128(precision, scale)
-    quantum = Decimal(1).scaleb(-scale)
+    quantum = Decimal(1).scaleb(-declared.scale)
     try:
         at_scale = [None if v is None else v.quantize(quantum) for v in values]
     except ArithmeticError:
