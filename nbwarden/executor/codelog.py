@@ -42,18 +42,29 @@ def code_for_audit(kind: str, code: str, dialect: str | None) -> str:
     return code
 
 
+_SQL_LINE = re.compile(r"^(\s*(?:\w+\s*=\s*)?%sql\b)(.*)$", re.M)
+"""A ``%sql`` line in a Python cell (``people = %sql SELECT ...``): magic, then its SQL."""
+_SHELL_LINE = re.compile(r"^(\s*(?:\w+\s*=\s*)?!)(.*)$", re.M)
+"""A shell escape in a Python cell (``!grep ...``, ``files = !ls ...``)."""
+
+
 def cell_for_audit(source: str, sql_dialect: Callable[[str], str | None]) -> str:
-    """A notebook cell as its own record holds it. The body of a governed cell magic
-    (``%%sql``, ``%%sh``) has its literals replaced, as the gateway records the same code;
-    any other cell is left as written. ``sql_dialect``: the SQL dialect for a ``%%sql``
-    line (the connection it names, else the default one)."""
+    """A notebook cell as its own record holds it. The governed code in it has its
+    literals replaced, as the gateway records the same code: the body of a ``%%sql`` or
+    ``%%sh`` cell, and in any other cell each ``%sql`` line and shell escape (``!``); the
+    rest is left as written (Python's own literals are the column names and paths an
+    auditor reads). ``sql_dialect``: the SQL dialect for a line with ``%sql`` or
+    ``%%sql`` (the connection it names, else the default one)."""
     first, newline, body = source.partition("\n")
     magic = first.split(maxsplit=1)[0] if first.strip() else ""
-    if not newline or magic not in ("%%sql", "%%sh"):
-        return source
-    if magic == "%%sql":
+    if magic == "%%sql" and newline:
         return first + newline + code_for_audit("sql", body, sql_dialect(first))
-    return first + newline + code_for_audit("shell", body, None)
+    if magic == "%%sh" and newline:
+        return first + newline + code_for_audit("shell", body, None)
+    source = _SQL_LINE.sub(
+        lambda line: line[1] + code_for_audit("sql", line[2], sql_dialect(line[0])), source
+    )
+    return _SHELL_LINE.sub(lambda line: line[1] + code_for_audit("shell", line[2], None), source)
 
 
 def sql_literals_replaced(code: str, dialect: str | None) -> str:

@@ -42,3 +42,24 @@ def test_governed_cell_magics_are_recorded_as_the_gateway_records_their_code() -
     )
     for as_written in ("x = 'Ann Lee'", "%%sql", "%%bash\necho 'Ann Lee'", "", "\n%%sql"):
         assert cell_for_audit(as_written, dialect) == as_written
+
+
+def test_sql_lines_and_shell_escapes_in_python_cells_lose_their_literals() -> None:
+    """``%sql`` lines and ``!`` escapes are governed code inside a Python cell; the cell's
+    own Python (``df['email']``, a path) is left as written."""
+    cell = (
+        "people = %sql shop SELECT id FROM customers WHERE name = 'Ann Lee'\n"
+        'hits = !grep "Ann Lee" app.log\n'
+        "  %sql SELECT 1 WHERE b = 'Bo Ek'\n"
+        "if people['email'] != 'x': print('done')"
+    )
+    assert cell_for_audit(cell, lambda line: "postgres") == (
+        "people = %sql shop SELECT id FROM customers WHERE name = '<string 1>'\n"
+        "hits = !grep '<string 1>' app.log\n"
+        "  %sql SELECT 1 WHERE b = '<string 1>'\n"
+        "if people['email'] != 'x': print('done')"
+    )
+    timed = "%%time\nrows = %sql SELECT 1 WHERE a = 'Ann Lee'"
+    assert cell_for_audit(timed, lambda line: None) == (
+        "%%time\nrows = %sql SELECT 1 WHERE a = '<string 1>'"
+    )
