@@ -56,8 +56,8 @@ def serve(listener: socket.socket, host_key: paramiko.PKey, client_key: paramiko
     server = CommandServer(client_key)
     try:
         transport.start_server(server=server)
-    except (paramiko.SSHException, EOFError):
-        return
+    except (paramiko.SSHException, EOFError, ConnectionResetError):
+        return  # the client hung up during the handshake (an unknown host key)
     channel = transport.accept(10)
     if channel is None or not server.ready.wait(10):
         transport.close()
