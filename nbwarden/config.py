@@ -45,8 +45,8 @@ class ConnectionConfig:
     timeout_s: float = 30.0
     result_cap_bytes: int = RESULT_CAP_BYTES
     """The most a result may hold: 8 for each value, and on top the length of text (in
-    characters), binary values and JSON (as text). Rows past it are cut like rows past
-    ``row_cap``."""
+    characters), binary values, JSON (as text) and PostgreSQL ``numeric`` (in digits). Rows
+    past it are cut like rows past ``row_cap``."""
     approvers: tuple[str, ...] = ()
     required_approvals: int = 1
     sensitive_columns: tuple[str, ...] = ()

@@ -49,7 +49,7 @@ from nbwarden.policy.lineage import UNKNOWN as UNKNOWN_SOURCE
 from nbwarden.provenance import ExecutionEnd, ExecutionStart, ProvenanceStore
 
 if TYPE_CHECKING:
-    from nbwarden.masking import Masker
+    from nbwarden.masking import Masker, MaskResult
     from nbwarden.policy import PolicyEngine
 
 WORKERS = 8
@@ -405,7 +405,7 @@ class Gateway:
         auth = plan.authorization
         origins = column_origins(result.table.column_names, plan.verdict)
         try:
-            masked = self.masker.mask_table(
+            masked: MaskResult | None = self.masker.mask_table(
                 result.table,
                 unmask_columns=auth.unmask_columns if auth else (),
                 unmask_entities=auth.unmask_entities if auth else (),
@@ -414,13 +414,13 @@ class Gateway:
                 stop=lambda: handle.requested,
             )
         except Exception:
-            if handle.requested:
-                return self._cancelled(execution_id, plan, handle.timed_out, connection.timeout_s)
+            masked = None  # withheld below, unless the cell was interrupted
+        if handle.requested:  # interrupted while or after masking: nothing goes out
+            return self._cancelled(execution_id, plan, handle.timed_out, connection.timeout_s)
+        if masked is None:
             return self._finish(
                 execution_id, plan, "withheld", "masking the result failed: it is withheld"
             )
-        if handle.requested:  # interrupted once masking was done: nothing goes out
-            return self._cancelled(execution_id, plan, handle.timed_out, connection.timeout_s)
         end = ExecutionEnd(
             status="ok",
             rows=result.table.num_rows,

@@ -149,8 +149,8 @@ class ApiState:
         return str(self.gateway.store.record_start(start, durable=False))
 
     def _dialect(self, magic_line: str) -> str | None:
-        """The dialect of the connection a ``%%sql`` line names, else of the first one
-        configured (the kernel's default)."""
+        """The dialect of the connection a ``%%sql`` or ``%sql`` line names, else of the
+        first one configured (the kernel's default)."""
         connections = self.config.connections
         named = [connections[w] for w in magic_line.split()[1:] if w in connections]
         chosen = named or list(connections.values())[:1]
