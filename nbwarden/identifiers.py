@@ -56,11 +56,60 @@ def given_name_first(name: str) -> str:
     return name
 
 
+NAME_TITLES = frozenset(
+    {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev"}
+    | {"herr", "frau", "fru", "hr", "dhr", "mevr", "mme", "mlle", "dott", "sig", "sigra"}
+    | {"sra", "srta"}
+)
+"""Titles before a name, written with or without their dot (``Dr.``, ``Mrs``): English,
+then those of the other locales the masker is measured on."""
+NAME_SUFFIXES = frozenset(["jr", "sr", "ii", "iii", "iv", "md", "phd", "dds", "dmd", "dvm", "esq"])
+"""Generational suffixes and post-nominal letters after a name (``Jr.``, ``M.D.``).
+
+Neither list is part of the profile: they fix the form every subject HMAC and pseudonym of
+a name is computed from, and a change would part new records from old ones. ``Mba`` and
+``Ba`` are family names, so ``MBA`` and ``BA`` are not in the list."""
+
+
 def normalize_name(value: str) -> str:
-    """Case-, accent- and spacing-insensitive form of a person's name, given name first."""
-    decomposed = unicodedata.normalize("NFKD", given_name_first(value))
+    """Case-, accent- and spacing-insensitive form of a person's name, given name first,
+    without titles and suffixes: ``Dr. Gary Thompson Jr.`` is the subject a request for Gary
+    Thompson asks about, as the same name in free text is (NER's span leaves them out)."""
+    decomposed = unicodedata.normalize("NFKD", value)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _SPACES.sub(" ", stripped).strip().casefold()
+    folded = _SPACES.sub(" ", stripped).strip().casefold()
+    return given_name_first(_without_titles_and_suffixes(folded))
+
+
+def _without_titles_and_suffixes(name: str) -> str:
+    """Each comma-separated part of ``name`` (``thompson jr., dr. gary``) without its
+    leading titles and trailing suffixes; ``name`` itself if nothing else is left."""
+    parts = []
+    for part in name.split(","):
+        words = part.split()
+        while words and _bare(words[0]) in NAME_TITLES:
+            words.pop(0)
+        while words and _bare(words[-1]) in NAME_SUFFIXES:
+            words.pop()
+        if words:
+            parts.append(" ".join(words))
+    return ", ".join(parts) if parts else name
+
+
+def _bare(word: str) -> str:
+    return word.replace(".", "")
+
+
+def name_forms_with_titles(normalised: str) -> list[str]:
+    """What the name normaliser made of ``normalised`` written with a title or a suffix,
+    before it left them out (until 2026-12-07): the subject index of older records holds
+    those forms, and a subject access request looks them up as well."""
+    titles = [""] + [f"{title}{dot} " for title in sorted(NAME_TITLES) for dot in ("", ".")]
+    written = [f"{suffix}{dot}" for suffix in sorted(NAME_SUFFIXES) for dot in ("", ".")]
+    written += ["m.d.", "ph.d.", "d.d.s.", "d.m.d.", "d.v.m."]
+    suffixes = [""] + [f"{separator}{suffix}" for separator in (" ", ", ") for suffix in written]
+    forms = [f"{title}{normalised}{suffix}" for title in titles for suffix in suffixes]
+    return [form for form in forms if form != normalised]
 
 
 def normalize_id(value: str) -> str:

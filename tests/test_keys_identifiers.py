@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nbwarden.identifiers import given_name_first, normalize_email, normalize_identifier
+from nbwarden.identifiers import (
+    NAME_SUFFIXES,
+    NAME_TITLES,
+    given_name_first,
+    name_forms_with_titles,
+    normalize_email,
+    normalize_identifier,
+    normalize_name,
+)
 from nbwarden.keys import (
     PSEUDONYM,
     SUBJECT_INDEX,
@@ -60,6 +68,14 @@ def test_derived_keys_differ_by_purpose_and_hash_is_keyed(tmp_path):
         ("PERSON", "  José   ÁLVAREZ ", "jose alvarez"),
         ("PERSON", "Álvarez, José", "jose alvarez"),
         ("PERSON", "van der Berg , Anna Maria", "anna maria van der berg"),
+        ("PERSON", "Dr. Gary Thompson Jr.", "gary thompson"),
+        ("PERSON", "Mrs Ruth Guzman, M.D.", "ruth guzman"),
+        ("PERSON", "Thompson Jr., Gary", "gary thompson"),
+        ("PERSON", "Thompson, Prof. Gary, PhD", "gary thompson"),
+        ("PERSON", "Herr Jürgen Weiß", "jurgen weiss"),
+        ("PERSON", "Léon Mba", "leon mba"),
+        ("PERSON", "Dr. Who", "who"),
+        ("PERSON", "Jr.", "jr."),
         ("IBAN_CODE", "de89 3704 0044 0532 0130 00", "DE89370400440532013000"),
         ("UK_NINO", "QQ 12 34 56 C", "QQ123456C"),
     ],
@@ -105,3 +121,34 @@ def test_long_runs_of_spaces_are_read_once() -> None:
         "jane@example.org"
     )
     assert normalize_email(f"a{spaces}b") == f"a{spaces}b"
+
+
+NAMES = st.lists(st.text(alphabet="abcéDRJ., ", min_size=1, max_size=8), min_size=1, max_size=4)
+
+
+@given(NAMES)
+def test_a_normalised_name_stays_as_it_is(words: list[str]) -> None:
+    name = normalize_name(" ".join(words))
+    assert normalize_name(name) == name
+
+
+@given(
+    st.sampled_from(sorted(NAME_TITLES)),
+    st.sampled_from(sorted(NAME_SUFFIXES)),
+    st.sampled_from(["", "."]),
+    st.sampled_from([" ", ", "]),
+)
+def test_titles_and_suffixes_are_no_part_of_a_name(
+    title: str, suffix: str, dot: str, separator: str
+) -> None:
+    written = f"{title.title()}{dot} Ana De Souza{separator}{suffix.upper()}{dot}"
+    assert normalize_name(written) == "ana de souza"
+
+
+def test_the_forms_older_records_hold_are_the_old_normaliser_s() -> None:
+    """Before titles and suffixes were left out, the normaliser only folded case, accents
+    and spaces: its forms of a titled name are among those a request looks up."""
+    forms = set(name_forms_with_titles("gary thompson"))
+    assert {"dr. gary thompson jr.", "mrs gary thompson", "gary thompson, m.d."} <= forms
+    assert "gary thompson" not in forms
+    assert all(normalize_name(form) == "gary thompson" for form in forms)

@@ -21,7 +21,14 @@ import pyarrow.compute as pc
 
 from nbwarden.caches import BoundedCache, misses
 from nbwarden.config import MaskingConfig
-from nbwarden.identifiers import EMAIL, PERSON, PHONE, normalize_identifier
+from nbwarden.identifiers import (
+    EMAIL,
+    NAME_SUFFIXES,
+    NAME_TITLES,
+    PERSON,
+    PHONE,
+    normalize_identifier,
+)
 from nbwarden.masking.columns import (
     ColumnClassifier,
     ColumnOrigin,
@@ -393,9 +400,15 @@ class Masker:
         return normalize_identifier(entity, raw)
 
 
+_NOT_NAME_WORDS = NAME_TITLES | NAME_SUFFIXES
+
+
 def _name_words(raw: str) -> tuple[str, ...]:
+    """The words of a name that mark it in free text: not its title or suffix (a column of
+    ``Dr. Gary Thompson`` made every ``Dr`` in the notes a name)."""
+    words = (token.casefold() for token in NAME_WORD.findall(raw))
     return tuple(
-        token.casefold() for token in NAME_WORD.findall(raw) if len(token) >= _MIN_NAME_TOKEN
+        word for word in words if len(word) >= _MIN_NAME_TOKEN and word not in _NOT_NAME_WORDS
     )
 
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from nbwarden.caches import misses
 from nbwarden.config import AuditConfig
-from nbwarden.identifiers import normalize_identifier
+from nbwarden.identifiers import PERSON, name_forms_with_titles, normalize_identifier
 from nbwarden.keys import (
     CHAIN_SIGNATURE,
     SUBJECT_INDEX,
@@ -889,8 +889,9 @@ class ProvenanceStore:
         """Every execution that returned data of the subject named by raw identifiers."""
         pairs = sorted(
             {
-                (entity, self.subject_hmac(entity, normalize_identifier(entity, value)))
+                (entity, self._subject_hmacs.digest(entity, normalised))
                 for entity, value in identifiers
+                for normalised in _subject_forms(entity, value)
             }
         )
         if not pairs:
@@ -1020,6 +1021,15 @@ def _prefix_block(prefix: str, groups: list[tuple[str, list[str]]]) -> tuple[str
     return prefix, ("\n" + prefix).join(rests)
 
 
+def _subject_forms(entity_type: str, value: str) -> list[str]:
+    """The normalised forms a subject access request for ``value`` looks up: a name also as
+    older records indexed it with a title or a suffix."""
+    normalised = normalize_identifier(entity_type, value)
+    if entity_type == PERSON:
+        return [normalised, *name_forms_with_titles(normalised)]
+    return [normalised]
+
+
 class _SubjectHmacs:
     """Subject HMACs cached per entity type, keyed by identifier, so a group of subjects
     looks its HMACs up with one ``map`` over a dict (a tuple key per subject cost three
@@ -1032,14 +1042,17 @@ class _SubjectHmacs:
         self._by_type: dict[str, dict[str, str]] = {}
         self._entries = 0
 
-    def one(self, entity_type: str, identifier: str) -> str:
+    def digest(self, entity_type: str, identifier: str) -> str:
         """``keys.keyed_hash`` of type and identifier, through the one-shot C HMAC."""
+        return hmac.digest(self._key, f"{entity_type}\x1f{identifier}".encode(), "sha256").hex()
+
+    def one(self, entity_type: str, identifier: str) -> str:
+        """:meth:`digest`, cached."""
         found = self._by_type.get(entity_type, {}).get(identifier)
         if found is None:
             if self._entries >= self._max_entries:
                 self._by_type, self._entries = {}, 0
-            message = f"{entity_type}\x1f{identifier}".encode()
-            found = hmac.digest(self._key, message, "sha256").hex()
+            found = self.digest(entity_type, identifier)
             self._by_type.setdefault(entity_type, {})[identifier] = found
             self._entries += 1
         return found

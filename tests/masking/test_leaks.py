@@ -172,3 +172,36 @@ def test_a_name_with_a_suffix_is_masked_and_the_subject_is_the_name(masker: Mask
         assert result.text.startswith(f"{prefix}PERSON_")
         assert result.text.endswith(f" {suffix} asked about the invoice.")
         assert _subjects(result, PERSON) == {normalize_name(name)}
+
+
+def test_a_name_column_with_titles_and_suffixes_names_the_subject_free_text_names(
+    masker: Masker,
+) -> None:
+    """A name column's ``Dr. Gary Thompson Jr.`` was the subject ``dr. gary thompson jr.``,
+    which a request for Gary Thompson never found, and had another pseudonym than the same
+    name in a note (NER's span leaves title and suffix out)."""
+    fake = Faker("en_US")
+    fake.seed_instance(20261208)
+    for _ in range(20):
+        name = f"{fake.first_name()} {fake.last_name()}"
+        written = [
+            f"{fake.random_element(['Dr.', 'Mrs', 'Mr.', 'Ms.', 'Prof.'])} {name}",
+            f"{name} {fake.random_element(['Jr.', 'MD', 'PhD', 'III', 'DDS'])}",
+            f"{name.split()[1]} Jr., {name.split()[0]}",
+        ]
+        table = masker.mask_table(pa.table({"name": written})).table
+        note = masker.mask_text(f"Call from {name} about the invoice.")
+        assert set(table.column("name").to_pylist()) == {note.text.split()[2]}
+        assert _subjects(note, PERSON) == {normalize_name(name)}
+
+
+def test_titles_in_a_name_column_are_no_name_words_in_notes(masker: Masker) -> None:
+    """A name column's words mark its names in the notes beside it; its titles and suffixes
+    were among them, so every ``Dr`` and ``MD`` in the notes was masked as a person."""
+    fake = Faker("en_US")
+    fake.seed_instance(20261209)
+    names = [f"Dr. {fake.first_name()} {fake.last_name()} MD" for _ in range(5)]
+    notes = ["Dr. office asked for the MD report and the PhD forms."] * 5
+    result = masker.mask_table(pa.table({"name": names, "note": notes}))
+    assert result.table.column("note").to_pylist() == notes
+    assert "note" not in result.masked_cells

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
+from faker import Faker
 
 from nbwarden.config import AuditConfig
 from nbwarden.identifiers import EMAIL, PERSON, PHONE
@@ -119,6 +120,28 @@ def test_dsar_entry_names_who_why_where_and_whether_shown(store: ProvenanceStore
     assert entry["sources"] == ["customers.email", "customers.phone"]
     assert entry["shown"] == "partly shown"
     assert store.dsar([(EMAIL, "nobody@example.invalid")]) == []
+
+
+def test_dsar_for_a_name_finds_records_indexed_with_its_title_or_suffix(
+    store: ProvenanceStore,
+) -> None:
+    """Until 2026-12-07 a name column's ``Dr. Gary Thompson Jr.`` was indexed as written
+    (folded); the name normaliser now leaves titles and suffixes out, and a request for the
+    name looks up the forms older records hold too."""
+    fake = Faker()
+    fake.seed_instance(1208)
+    given, family = fake.first_name(), fake.last_name()
+    core = f"{given} {family}".lower()
+    older_forms = [f"dr. {core} jr.", f"mrs {core}", f"{core}, m.d.", core]
+    ids = []
+    for form in [*older_forms, f"{core}son"]:
+        execution_id = store.record_start(sample_start("dave"))
+        subjects = [Subject(PERSON, form, "name")]
+        store.record_end(execution_id, ExecutionEnd(status="ok", rows=1, subjects=subjects))
+        ids.append(execution_id)
+    for request in (f"{given} {family}", f"Dr. {given} {family} Jr.", f"{family}, {given}"):
+        found = [entry["execution_id"] for entry in store.dsar([(PERSON, request)])]
+        assert sorted(found) == sorted(ids[:4])
 
 
 def test_subjects_seen_by_user_in_period_as_pseudonyms(store: ProvenanceStore) -> None:
