@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
 
 import phonenumbers
 
@@ -18,6 +20,9 @@ PERSON = "PERSON"
 _SPACES = re.compile(r"\s+")
 _NAME_PART = re.compile(r"[^\W\d_][^,.\d]*")
 _ID_NOISE = re.compile(r"[\s\-./]")
+_MIN_PHONE_DIGITS = 8
+_LEADING_ZERO_REGIONS = frozenset({"IT", "SM", "VA"})
+"""Plans where a leading 0 is part of the number, not a trunk prefix."""
 
 
 _AT_SIGN = re.compile(r"(?:(?<!\s)\s+)?(?:[(\[{]\s*at\s*[)\]}]|@|%40)\s*")
@@ -33,17 +38,83 @@ def normalize_email(value: str) -> str:
     return _AT_SIGN.sub("@", _DOT.sub(".", value.strip().lower()))
 
 
-def normalize_phone(value: str, default_region: str = "US") -> str:
-    """E.164 where the number parses, else digits with a leading ``+`` kept."""
+def normalize_phone(value: str, regions: Sequence[str] = ("US",)) -> str:
+    """E.164 where the number is one (:func:`phone_e164`), else digits with a leading ``+``
+    kept. ``regions``: the masking profile's ``phone_regions``, so that a subject access
+    request for ``020 7946 0958`` meets the number the masker read in a British result."""
+    e164 = phone_e164(value, tuple(regions))
+    if e164 is not None:
+        return e164
     text = value.strip()
+    return ("+" if text.startswith("+") else "") + re.sub(r"\D", "", text)
+
+
+def phone_forms(value: str, regions: Sequence[str]) -> list[str]:
+    """The forms a subject index may hold the number ``value`` under: its own, and, for a
+    number given with its country code, the one the masker gives it written nationally.
+    A result's ``01 23 45 67 89`` is read in the first of ``regions`` where it is valid,
+    which may not be the country the person lives in (Ireland's before France's)."""
+    forms = [normalize_phone(value, regions)]
+    e164 = phone_e164(value, ())
+    number = _parse(e164, None) if e164 else None
+    if number is not None:
+        national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        forms.append(normalize_phone(national, regions))
+    return list(dict.fromkeys(forms))
+
+
+@lru_cache(maxsize=262144)
+def phone_e164(value: str, regions: tuple[str, ...]) -> str | None:
+    """The number in E.164 form if it is a phone number, else None.
+
+    Numbers in international form need only be possible (the right length for their
+    country). National ones are taken in the first of ``regions`` where they are valid,
+    else the first where they are possible: fictional and newly allocated ranges are
+    still someone's number, and masking errs on the side of hiding.
+    """
+    text = value.strip()
+    if sum(ch.isdigit() for ch in text) < _MIN_PHONE_DIGITS:
+        return None
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if text.startswith("+"):
+        number = _parse(text, None)
+        return _e164(number) if number and phonenumbers.is_possible_number(number) else None
+    possible: list[phonenumbers.PhoneNumber] = []
+    for region in _regions_for(text.lstrip("(").startswith("0"), regions):
+        number = _parse(text, region)
+        if number is None:
+            continue
+        if phonenumbers.is_valid_number_for_region(number, region):
+            return _e164(number)
+        possible.append(number)
+    for number in possible:
+        if phonenumbers.is_possible_number(number):
+            return _e164(number)
+    return None
+
+
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
     try:
-        parsed = phonenumbers.parse(text, None if text.startswith("+") else default_region)
-        if phonenumbers.is_possible_number(parsed):
-            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        pass
-    digits = re.sub(r"\D", "", text)
-    return ("+" if text.startswith("+") else "") + digits
+        return None
+
+
+def _e164(number: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=64)
+def _regions_for(trunk_zero: bool, regions: tuple[str, ...]) -> tuple[str, ...]:
+    """Regions whose national numbers can start the way this one does: a leading 0 is the
+    trunk prefix of most European plans, and never starts a number in the others."""
+
+    def zero_prefix(region: str) -> bool:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        return metadata is not None and metadata.national_prefix == "0"
+
+    return tuple(r for r in regions if zero_prefix(r) == trunk_zero or r in _LEADING_ZERO_REGIONS)
 
 
 def given_name_first(name: str) -> str:
@@ -116,12 +187,14 @@ def normalize_id(value: str) -> str:
     return _ID_NOISE.sub("", value).upper()
 
 
-def normalize_identifier(entity_type: str, value: str) -> str:
+def normalize_identifier(
+    entity_type: str, value: str, phone_regions: Sequence[str] = ("US",)
+) -> str:
     """The one normaliser for every entity type the subject index holds."""
     if entity_type == EMAIL:
         return normalize_email(value)
     if entity_type == PHONE:
-        return normalize_phone(value)
+        return normalize_phone(value, phone_regions)
     if entity_type == PERSON:
         return normalize_name(value)
     return normalize_id(value)

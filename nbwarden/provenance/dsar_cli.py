@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nbwarden.config import load_config
+    from nbwarden.masking.profile import load_profile
     from nbwarden.provenance import ProvenanceError, ProvenanceStore
     from nbwarden.provenance.report import identifiers_from_options, render
 
@@ -41,8 +42,9 @@ def run(args: argparse.Namespace) -> int:
             body = {"identifiers": [list(pair) for pair in identifiers]}
             entries = gateway.post("dsar", body)["executions"]
         else:
+            regions = load_profile(config.masking.profile).phone_regions
             with ProvenanceStore(config.audit, read_only=True) as store:
-                entries = store.dsar(identifiers)
+                entries = store.dsar(identifiers, regions)
     except (ProvenanceError, GatewayAPIError) as exc:
         print(f"nbwarden dsar: {exc}", file=sys.stderr)
         return 3

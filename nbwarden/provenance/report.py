@@ -6,7 +6,7 @@ import csv
 import html
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from nbwarden.identifiers import EMAIL, PERSON, PHONE
@@ -34,7 +34,9 @@ class SubjectAccessSource(Protocol):
 
     retention_days: int
 
-    def dsar(self, identifiers: Iterable[tuple[str, str]]) -> list[dict[str, Any]]: ...
+    def dsar(
+        self, identifiers: Iterable[tuple[str, str]], phone_regions: Sequence[str] = ...
+    ) -> list[dict[str, Any]]: ...
 
 
 def identifiers_from_options(

@@ -27,7 +27,13 @@ import pyarrow as pa
 
 from nbwarden.caches import misses
 from nbwarden.config import AuditConfig
-from nbwarden.identifiers import PERSON, name_forms_with_titles, normalize_identifier
+from nbwarden.identifiers import (
+    PERSON,
+    PHONE,
+    name_forms_with_titles,
+    normalize_identifier,
+    phone_forms,
+)
 from nbwarden.keys import (
     CHAIN_SIGNATURE,
     SUBJECT_INDEX,
@@ -885,13 +891,17 @@ class ProvenanceStore:
     def approval_events(self) -> list[ApprovalEvent]:
         return self._read(queries.approval_events)
 
-    def dsar(self, identifiers: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
-        """Every execution that returned data of the subject named by raw identifiers."""
+    def dsar(
+        self, identifiers: Iterable[tuple[str, str]], phone_regions: Sequence[str] = ("US",)
+    ) -> list[dict[str, Any]]:
+        """Every execution that returned data of the subject named by raw identifiers.
+        ``phone_regions``: the masking profile's, with which the masker read national
+        phone numbers."""
         pairs = sorted(
             {
                 (entity, self._subject_hmacs.digest(entity, normalised))
                 for entity, value in identifiers
-                for normalised in _subject_forms(entity, value)
+                for normalised in _subject_forms(entity, value, phone_regions)
             }
         )
         if not pairs:
@@ -1021,10 +1031,13 @@ def _prefix_block(prefix: str, groups: list[tuple[str, list[str]]]) -> tuple[str
     return prefix, ("\n" + prefix).join(rests)
 
 
-def _subject_forms(entity_type: str, value: str) -> list[str]:
+def _subject_forms(entity_type: str, value: str, phone_regions: Sequence[str]) -> list[str]:
     """The normalised forms a subject access request for ``value`` looks up: a name also as
-    older records indexed it with a title or a suffix."""
-    normalised = normalize_identifier(entity_type, value)
+    older records indexed it with a title or a suffix, a phone number also as the masker
+    reads it written nationally."""
+    if entity_type == PHONE:
+        return phone_forms(value, phone_regions)
+    normalised = normalize_identifier(entity_type, value, phone_regions)
     if entity_type == PERSON:
         return [normalised, *name_forms_with_titles(normalised)]
     return [normalised]

@@ -401,7 +401,11 @@ class ApiState:
 
     async def dsar(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         identifiers = dsar_identifiers(body)
-        rows = await self._call(self.gateway.store.dsar, identifiers=identifiers)
+        rows = await self._call(
+            self.gateway.store.dsar,
+            identifiers=identifiers,
+            phone_regions=self.gateway.masker.profile.phone_regions,
+        )
         return {"executions": [_as_dict(row) for row in rows], "count": len(rows)}
 
     async def verify(self, caller: Caller) -> dict[str, Any]:

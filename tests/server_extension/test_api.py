@@ -290,3 +290,22 @@ async def test_names_found_only_in_free_text_are_answered_by_dsar(api: Any) -> N
         status, report = await api("auditor", "POST", "dsar", {"name": name.upper()})
         assert status == 200
         assert ran["execution_id"] in {e["execution_id"] for e in report["executions"]}
+
+
+async def test_a_phone_number_is_found_by_dsar_however_the_request_writes_it(api: Any) -> None:
+    """The masker reads a national number with the profile's regions (``020 7946 0958`` is
+    British); a request for it written the same way was read as American and found
+    nothing, as was one written with ``00`` for ``+``. A French ``01 23 45 67 89`` is
+    valid in Ireland too, which comes first in the profile: a request for the French
+    number finds it as well."""
+    code = "SELECT '020 7946 0958' AS phone UNION ALL SELECT '01 23 45 67 89' AS phone"
+    body = {"kind": "sql", "target": "shop", "code": code, "purpose": "support review"}
+    status, ran = await api("alice", "POST", "execute", body)
+    assert status == 200 and ran["status"] == "ok", ran
+    requests = ["020 7946 0958", "(020) 7946-0958", "+44 20 7946 0958", "0044 20 79460958"]
+    for written in [*requests, "+33 1 23 45 67 89", "01 23 45 67 89"]:
+        status, report = await api("auditor", "POST", "dsar", {"phone": written})
+        assert status == 200
+        assert [e["execution_id"] for e in report["executions"]] == [ran["execution_id"]]
+    status, report = await api("auditor", "POST", "dsar", {"phone": "+44 20 7946 0959"})
+    assert report["executions"] == []
