@@ -32,9 +32,22 @@ long run is read once, not from each of its positions."""
 
 
 def normalize_email(value: str) -> str:
+    """:func:`email_as_written` without a subaddress (``jane+shop@example.org`` is the
+    mailbox ``jane@example.org``): a person who signed up with a tag asks for their data
+    by their address."""
+    address = email_as_written(value)
+    local, at, domain = address.rpartition("@")
+    mailbox = local.partition("+")[0]
+    if not at or not mailbox or local.startswith('"'):
+        return address
+    return f"{mailbox}@{domain}"
+
+
+def email_as_written(value: str) -> str:
     """Lower case, with the at sign and dots as written to dodge harvesters or by URLs
     (``jane (at) example (dot) org``, ``jane @ example.org``, ``jane%40example.org``)
-    turned back into an address."""
+    turned back into an address: the e-mail normaliser until 2026-12-07, whose forms older
+    records hold."""
     return _AT_SIGN.sub("@", _DOT.sub(".", value.strip().lower()))
 
 

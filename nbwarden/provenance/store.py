@@ -28,9 +28,12 @@ import pyarrow as pa
 from nbwarden.caches import misses
 from nbwarden.config import AuditConfig
 from nbwarden.identifiers import (
+    EMAIL,
     PERSON,
     PHONE,
+    email_as_written,
     name_forms_with_titles,
+    normalize_email,
     normalize_identifier,
     phone_forms,
 )
@@ -1033,10 +1036,12 @@ def _prefix_block(prefix: str, groups: list[tuple[str, list[str]]]) -> tuple[str
 
 def _subject_forms(entity_type: str, value: str, phone_regions: Sequence[str]) -> list[str]:
     """The normalised forms a subject access request for ``value`` looks up: a name also as
-    older records indexed it with a title or a suffix, a phone number also as the masker
-    reads it written nationally."""
+    older records indexed it with a title or a suffix, an e-mail address with its subaddress
+    as they did, a phone number also as the masker reads it written nationally."""
     if entity_type == PHONE:
         return phone_forms(value, phone_regions)
+    if entity_type == EMAIL:
+        return list(dict.fromkeys([normalize_email(value), email_as_written(value)]))
     normalised = normalize_identifier(entity_type, value, phone_regions)
     if entity_type == PERSON:
         return [normalised, *name_forms_with_titles(normalised)]

@@ -10,7 +10,7 @@ import pytest
 from faker import Faker
 
 from nbwarden.config import AuditConfig
-from nbwarden.identifiers import EMAIL, PERSON, PHONE
+from nbwarden.identifiers import EMAIL, PERSON, PHONE, normalize_identifier
 from nbwarden.provenance import (
     ApprovalEvent,
     ExecutionEnd,
@@ -142,6 +142,26 @@ def test_dsar_for_a_name_finds_records_indexed_with_its_title_or_suffix(
     for request in (f"{given} {family}", f"Dr. {given} {family} Jr.", f"{family}, {given}"):
         found = [entry["execution_id"] for entry in store.dsar([(PERSON, request)])]
         assert sorted(found) == sorted(ids[:4])
+
+
+def test_dsar_for_an_address_finds_it_with_any_subaddress(store: ProvenanceStore) -> None:
+    """``jane+shop@example.org`` is the mailbox ``jane@example.org``; records written before
+    2026-12-07 hold the tagged form, which a request giving it still finds."""
+    fake = Faker()
+    fake.seed_instance(1209)
+    user, domain = fake.user_name(), fake.free_email_domain()
+    older, newer = f"{user}+shop@{domain}", normalize_identifier(EMAIL, f"{user}+news@{domain}")
+    ids = []
+    for identifier in (older, newer):
+        execution_id = store.record_start(sample_start("erin"))
+        subjects = [Subject(EMAIL, identifier, "email")]
+        store.record_end(execution_id, ExecutionEnd(status="ok", rows=1, subjects=subjects))
+        ids.append(execution_id)
+    by_tagged = store.dsar([(EMAIL, f"{user.upper()}+Shop@{domain}")])
+    assert sorted(entry["execution_id"] for entry in by_tagged) == sorted(ids)
+    assert [entry["execution_id"] for entry in store.dsar([(EMAIL, f"{user}@{domain}")])] == [
+        ids[1]
+    ]
 
 
 def test_subjects_seen_by_user_in_period_as_pseudonyms(store: ProvenanceStore) -> None:
