@@ -16,6 +16,7 @@ import phonenumbers
 EMAIL = "EMAIL_ADDRESS"
 PHONE = "PHONE_NUMBER"
 PERSON = "PERSON"
+SWEDISH_PERSONAL_NUMBER = "SE_PERSONNUMMER"
 
 _SPACES = re.compile(r"\s+")
 _NAME_PART = re.compile(r"[^\W\d_][^,.\d]*")
@@ -200,6 +201,19 @@ def normalize_id(value: str) -> str:
     return _ID_NOISE.sub("", value).upper()
 
 
+def normalize_swedish_personal_number(value: str) -> str:
+    """The ten digits of a personnummer: ``19880320-0016`` (as Skatteverket writes it),
+    ``880320-0016`` and ``880320+0016`` (the sign of a person over 100) name one person."""
+    digits = re.sub(r"\D", "", value)
+    return digits[-10:] if len(digits) in (10, 12) else normalize_id(value)
+
+
+def swedish_personal_number_forms(normalised: str) -> list[str]:
+    """The ten digits with a century, as older records hold a personnummer written so, for
+    a subject access request."""
+    return [f"19{normalised}", f"20{normalised}"] if len(normalised) == 10 else []
+
+
 def normalize_identifier(
     entity_type: str, value: str, phone_regions: Sequence[str] = ("US",)
 ) -> str:
@@ -210,4 +224,6 @@ def normalize_identifier(
         return normalize_phone(value, phone_regions)
     if entity_type == PERSON:
         return normalize_name(value)
+    if entity_type == SWEDISH_PERSONAL_NUMBER:
+        return normalize_swedish_personal_number(value)
     return normalize_id(value)

@@ -83,6 +83,9 @@ def test_derived_keys_differ_by_purpose_and_hash_is_keyed(tmp_path):
         ("PERSON", "Jr.", "jr."),
         ("IBAN_CODE", "de89 3704 0044 0532 0130 00", "DE89370400440532013000"),
         ("UK_NINO", "QQ 12 34 56 C", "QQ123456C"),
+        ("SE_PERSONNUMMER", "19880320-0016", "8803200016"),
+        ("SE_PERSONNUMMER", "880320+0016", "8803200016"),
+        ("SE_PERSONNUMMER", "198803200016", "8803200016"),
     ],
 )
 def test_normalize_identifier(entity, raw, normal):

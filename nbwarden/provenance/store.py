@@ -31,11 +31,12 @@ from nbwarden.identifiers import (
     EMAIL,
     PERSON,
     PHONE,
+    SWEDISH_PERSONAL_NUMBER,
     email_as_written,
     name_forms_with_titles,
-    normalize_email,
     normalize_identifier,
     phone_forms,
+    swedish_personal_number_forms,
 )
 from nbwarden.keys import (
     CHAIN_SIGNATURE,
@@ -1035,17 +1036,21 @@ def _prefix_block(prefix: str, groups: list[tuple[str, list[str]]]) -> tuple[str
 
 
 def _subject_forms(entity_type: str, value: str, phone_regions: Sequence[str]) -> list[str]:
-    """The normalised forms a subject access request for ``value`` looks up: a name also as
-    older records indexed it with a title or a suffix, an e-mail address with its subaddress
-    as they did, a phone number also as the masker reads it written nationally."""
+    """The normalised forms a subject access request for ``value`` looks up: besides its
+    own, a phone number as the masker reads it written nationally, and the forms records
+    written before 2026-12-07 hold (a name with a title or a suffix, an e-mail address with
+    its subaddress, a personnummer with its century)."""
     if entity_type == PHONE:
         return phone_forms(value, phone_regions)
-    if entity_type == EMAIL:
-        return list(dict.fromkeys([normalize_email(value), email_as_written(value)]))
     normalised = normalize_identifier(entity_type, value, phone_regions)
+    forms = [normalised]
     if entity_type == PERSON:
-        return [normalised, *name_forms_with_titles(normalised)]
-    return [normalised]
+        forms += name_forms_with_titles(normalised)
+    elif entity_type == EMAIL:
+        forms.append(email_as_written(value))
+    elif entity_type == SWEDISH_PERSONAL_NUMBER:
+        forms += swedish_personal_number_forms(normalised)
+    return list(dict.fromkeys(forms))
 
 
 class _SubjectHmacs:

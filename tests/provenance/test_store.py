@@ -11,6 +11,7 @@ from faker import Faker
 
 from nbwarden.config import AuditConfig
 from nbwarden.identifiers import EMAIL, PERSON, PHONE, normalize_identifier
+from nbwarden.identifiers import SWEDISH_PERSONAL_NUMBER as SE
 from nbwarden.provenance import (
     ApprovalEvent,
     ExecutionEnd,
@@ -162,6 +163,27 @@ def test_dsar_for_an_address_finds_it_with_any_subaddress(store: ProvenanceStore
     assert [entry["execution_id"] for entry in store.dsar([(EMAIL, f"{user}@{domain}")])] == [
         ids[1]
     ]
+
+
+def test_dsar_for_a_personnummer_finds_it_with_or_without_its_century(
+    store: ProvenanceStore,
+) -> None:
+    """Skatteverket writes ``19880320-0016``, many registers ``880320-0016``: one person.
+    Older records hold the number as written."""
+    fake = Faker("sv_SE")
+    fake.seed_instance(1210)
+    twelve = fake.ssn(long=True)
+    ten = twelve[2:]
+    written = [twelve.replace("-", ""), ten.replace("-", ""), normalize_identifier(SE, ten)]
+    ids = []
+    for identifier in written:
+        execution_id = store.record_start(sample_start("fred"))
+        subjects = [Subject(SE, identifier, "personnummer")]
+        store.record_end(execution_id, ExecutionEnd(status="ok", rows=1, subjects=subjects))
+        ids.append(execution_id)
+    for request in (twelve, ten):
+        found = [entry["execution_id"] for entry in store.dsar([(SE, request)])]
+        assert sorted(found) == sorted(ids)
 
 
 def test_subjects_seen_by_user_in_period_as_pseudonyms(store: ProvenanceStore) -> None:
