@@ -15,6 +15,12 @@ END_STATUSES = frozenset(
 """Statuses an execution can end with; ``started`` means no end was recorded (yet)."""
 
 
+DSAR_MAX_IDENTIFIERS = 20
+"""The identifiers of one subject access request: a person's addresses, numbers, names and
+IDs. Each name is looked up in 2,585 forms (older records hold names with titles), so an
+unbounded request could hold the store's reader for minutes."""
+
+
 class ProvenanceError(Exception):
     """The store cannot record or read; callers must fail closed."""
 

@@ -57,6 +57,7 @@ from nbwarden.provenance.chain import (
 )
 from nbwarden.provenance.journal import Journal, JournalRecord, journal_path, read_records
 from nbwarden.provenance.models import (
+    DSAR_MAX_IDENTIFIERS,
     END_STATUSES,
     EXECUTION_KINDS,
     ApprovalEvent,
@@ -901,6 +902,12 @@ class ProvenanceStore:
         """Every execution that returned data of the subject named by raw identifiers.
         ``phone_regions``: the masking profile's, with which the masker read national
         phone numbers."""
+        identifiers = list(identifiers)
+        if len(identifiers) > DSAR_MAX_IDENTIFIERS:
+            raise ProvenanceError(
+                f"a subject access request names one person: at most {DSAR_MAX_IDENTIFIERS} "
+                "identifiers"
+            )
         pairs = sorted(
             {
                 (entity, self._subject_hmacs.digest(entity, normalised))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from jupyter_server.auth import User
 
 from nbwarden.config import Config
+from nbwarden.provenance.models import DSAR_MAX_IDENTIFIERS
 from nbwarden.server_extension import assertions
 from nbwarden.server_extension.auth import roles_of_user
 from nbwarden.server_extension.errors import GatewayAPIError
@@ -464,6 +465,8 @@ def dsar_identifiers(body: dict[str, Any]) -> list[tuple[str, str]]:
         identifiers.append((str(entity_type).upper(), value))
     if not identifiers:
         raise GatewayAPIError(400, "a DSAR needs an email, phone, name or id")
+    if len(identifiers) > DSAR_MAX_IDENTIFIERS:
+        raise GatewayAPIError(400, f"a DSAR names one person: at most {DSAR_MAX_IDENTIFIERS}")
     return identifiers
 
 

@@ -186,6 +186,14 @@ def test_dsar_for_a_personnummer_finds_it_with_or_without_its_century(
         assert sorted(found) == sorted(ids)
 
 
+def test_a_dsar_names_one_person(store: ProvenanceStore) -> None:
+    """Each name is looked up in thousands of forms: a request is bounded."""
+    people = make_people(21)
+    with pytest.raises(ProvenanceError, match="at most 20"):
+        store.dsar([(PERSON, person.name) for person in people])
+    assert store.dsar([(PERSON, person.name) for person in people[:20]]) == []
+
+
 def test_subjects_seen_by_user_in_period_as_pseudonyms(store: ProvenanceStore) -> None:
     history = record_history(store, executions=40, people=15)
     report = store.subjects_seen("alice", datetime.now(UTC) - timedelta(hours=1))

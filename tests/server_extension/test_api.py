@@ -309,3 +309,9 @@ async def test_a_phone_number_is_found_by_dsar_however_the_request_writes_it(api
         assert [e["execution_id"] for e in report["executions"]] == [ran["execution_id"]]
     status, report = await api("auditor", "POST", "dsar", {"phone": "+44 20 7946 0959"})
     assert report["executions"] == []
+
+
+async def test_a_dsar_naming_more_than_one_person_s_identifiers_is_refused(api: Any) -> None:
+    names = [["PERSON", f"Person {index}"] for index in range(21)]
+    status, body = await api("auditor", "POST", "dsar", {"identifiers": names})
+    assert status == 400 and "at most 20" in body["error"]
