@@ -164,6 +164,11 @@ def _latest_approvals(
     return {row[0]: {"state": row[1], "by": row[2], "at": row[3]} for row in rows}
 
 
+def subject_entity_types(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(f"SELECT DISTINCT entity_type FROM {SUBJECT_INDEX} ORDER BY 1").fetchall()
+    return [str(row[0]) for row in rows]
+
+
 def dsar(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """One entry per execution whose result held a subject with one of the (type, hmac) pairs.
 

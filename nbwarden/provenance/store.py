@@ -901,23 +901,28 @@ class ProvenanceStore:
     ) -> list[dict[str, Any]]:
         """Every execution that returned data of the subject named by raw identifiers.
         ``phone_regions``: the masking profile's, with which the masker read national
-        phone numbers."""
+        phone numbers. An ID is looked up as every type of ID or number the index holds:
+        a value that passes the checks of two types is masked as the one the masker tried
+        first (a Dutch BSN with a leading 0 as a phone number, a French NIR as a card),
+        and the person asks for it as what it is."""
         identifiers = list(identifiers)
         if len(identifiers) > DSAR_MAX_IDENTIFIERS:
             raise ProvenanceError(
                 f"a subject access request names one person: at most {DSAR_MAX_IDENTIFIERS} "
                 "identifiers"
             )
-        pairs = sorted(
-            {
-                (entity, self._subject_hmacs.digest(entity, normalised))
-                for entity, value in identifiers
-                for normalised in _subject_forms(entity, value, phone_regions)
-            }
-        )
-        if not pairs:
+        if not identifiers:
             raise ProvenanceError("a subject access request needs at least one identifier")
         self.index_subjects()
+        types = self._read(queries.subject_entity_types)
+        pairs = sorted(
+            {
+                (as_type, self._subject_hmacs.digest(as_type, normalised))
+                for entity, value in identifiers
+                for as_type in _types_to_look_up(entity, types)
+                for normalised in _subject_forms(as_type, value, phone_regions)
+            }
+        )
         return self._read(queries.dsar, pairs)
 
     def subjects_seen(
@@ -1040,6 +1045,14 @@ def _prefix_block(prefix: str, groups: list[tuple[str, list[str]]]) -> tuple[str
         return prefix, (suffix + "\n" + prefix).join(hmacs), suffix
     rests = sorted(digest + suffix for suffix, hmacs in groups for digest in hmacs)
     return prefix, ("\n" + prefix).join(rests)
+
+
+def _types_to_look_up(entity_type: str, indexed: Sequence[str]) -> list[str]:
+    """An ID's own type and every other type of ID or number the index holds; an e-mail
+    address, phone number or name only as itself."""
+    if entity_type in (EMAIL, PERSON, PHONE):
+        return [entity_type]
+    return list(dict.fromkeys([entity_type, *(t for t in indexed if t not in (EMAIL, PERSON))]))
 
 
 def _subject_forms(entity_type: str, value: str, phone_regions: Sequence[str]) -> list[str]:

@@ -265,6 +265,8 @@ def test_subject_identity_is_keyed_by_type(store: ProvenanceStore) -> None:
     )
     assert len(store.dsar([("US_SSN", "123-45-6789")])) == 1
     assert store.dsar([("PHONE_NUMBER", "123456789")]) == []
+    assert store.dsar([("EMAIL_ADDRESS", "123456789")]) == []
+    assert len(store.dsar([("NL_BSN", "123456789")])) == 1, "an ID may be masked as another"
 
 
 def test_subject_hmac_is_the_keyed_hash_of_type_and_identifier(

@@ -315,3 +315,21 @@ async def test_a_dsar_naming_more_than_one_person_s_identifiers_is_refused(api: 
     names = [["PERSON", f"Person {index}"] for index in range(21)]
     status, body = await api("auditor", "POST", "dsar", {"identifiers": names})
     assert status == 400 and "at most 20" in body["error"]
+
+
+async def test_an_id_the_masker_took_for_another_type_is_found_by_dsar(api: Any) -> None:
+    """A value that passes the checks of two types is masked as the one tried first: a
+    Dutch BSN with a leading 0 as a phone number, an Austrian social security number as a
+    Danish CPR, a French NIR as a card number. The person asks for it as what it is."""
+    ids = {"NL_BSN": "047256837", "AT_SVNR": "2610181012", "FR_NIR": "249087919196749"}
+    code = " UNION ALL ".join(f"SELECT '{value}' AS ref" for value in ids.values())
+    body = {"kind": "sql", "target": "shop", "code": code, "purpose": "support review"}
+    status, ran = await api("alice", "POST", "execute", body)
+    assert status == 200 and ran["status"] == "ok", ran
+    assert not set(ids.values()) & {row[0] for row in ran["result"]["rows"]}
+    for entity, value in ids.items():
+        status, report = await api("auditor", "POST", "dsar", {"ids": {entity: value}})
+        assert status == 200
+        assert [e["execution_id"] for e in report["executions"]] == [ran["execution_id"]]
+    status, report = await api("auditor", "POST", "dsar", {"ids": {"NL_BSN": "111222333"}})
+    assert report["executions"] == []
