@@ -914,7 +914,8 @@ class ProvenanceStore:
         if not identifiers:
             raise ProvenanceError("a subject access request needs at least one identifier")
         self.index_subjects()
-        types = self._read(queries.subject_entity_types)
+        ids = any(entity not in (EMAIL, PERSON, PHONE) for entity, _ in identifiers)
+        types = self._read(queries.subject_entity_types) if ids else []
         pairs = sorted(
             {
                 (as_type, self._subject_hmacs.digest(as_type, normalised))
