@@ -914,8 +914,8 @@ class ProvenanceStore:
         if not identifiers:
             raise ProvenanceError("a subject access request needs at least one identifier")
         self.index_subjects()
-        ids = any(entity not in (EMAIL, PERSON, PHONE) for entity, _ in identifiers)
-        types = self._read(queries.subject_entity_types) if ids else []
+        asks_for_an_id = any(entity not in (EMAIL, PERSON, PHONE) for entity, _ in identifiers)
+        types = self._read(queries.subject_entity_types) if asks_for_an_id else []
         pairs = sorted(
             {
                 (as_type, self._subject_hmacs.digest(as_type, normalised))
