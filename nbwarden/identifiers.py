@@ -185,15 +185,20 @@ def _bare(word: str) -> str:
     return word.replace(".", "")
 
 
+_TITLES = ("", *(f"{title}{dot} " for title in sorted(NAME_TITLES) for dot in ("", ".")))
+_WRITTEN_SUFFIXES = (
+    *(f"{suffix}{dot}" for suffix in sorted(NAME_SUFFIXES) for dot in ("", ".")),
+    *("m.d.", "ph.d.", "d.d.s.", "d.m.d.", "d.v.m."),
+)
+_SUFFIXES = ("", *(f"{sep}{suffix}" for sep in (" ", ", ") for suffix in _WRITTEN_SUFFIXES))
+"""How older records wrote a title before a name and a suffix after it, once folded."""
+
+
 def name_forms_with_titles(normalised: str) -> list[str]:
     """What the name normaliser made of ``normalised`` written with a title or a suffix,
     before it left them out (until 2026-12-07): the subject index of older records holds
     those forms, and a subject access request looks them up as well."""
-    titles = [""] + [f"{title}{dot} " for title in sorted(NAME_TITLES) for dot in ("", ".")]
-    written = [f"{suffix}{dot}" for suffix in sorted(NAME_SUFFIXES) for dot in ("", ".")]
-    written += ["m.d.", "ph.d.", "d.d.s.", "d.m.d.", "d.v.m."]
-    suffixes = [""] + [f"{separator}{suffix}" for separator in (" ", ", ") for suffix in written]
-    forms = [f"{title}{normalised}{suffix}" for title in titles for suffix in suffixes]
+    forms = [f"{title}{normalised}{suffix}" for title in _TITLES for suffix in _SUFFIXES]
     return [form for form in forms if form != normalised]
 
 

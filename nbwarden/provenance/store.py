@@ -914,7 +914,7 @@ class ProvenanceStore:
         if not identifiers:
             raise ProvenanceError("a subject access request needs at least one identifier")
         self.index_subjects()
-        asks_for_an_id = any(entity not in (EMAIL, PERSON, PHONE) for entity, _ in identifiers)
+        asks_for_an_id = any(entity not in _NOT_IDS for entity, _ in identifiers)
         types = self._read(queries.subject_entity_types) if asks_for_an_id else []
         pairs = sorted(
             {
@@ -1048,10 +1048,14 @@ def _prefix_block(prefix: str, groups: list[tuple[str, list[str]]]) -> tuple[str
     return prefix, ("\n" + prefix).join(rests)
 
 
+_NOT_IDS = frozenset({EMAIL, PERSON, PHONE})
+"""Types a request looks up as themselves only."""
+
+
 def _types_to_look_up(entity_type: str, indexed: Sequence[str]) -> list[str]:
     """An ID's own type and every other type of ID or number the index holds; an e-mail
     address, phone number or name only as itself."""
-    if entity_type in (EMAIL, PERSON, PHONE):
+    if entity_type in _NOT_IDS:
         return [entity_type]
     return list(dict.fromkeys([entity_type, *(t for t in indexed if t not in (EMAIL, PERSON))]))
 
