@@ -42,6 +42,9 @@ def cases(masker: Masker, policy: PolicyEngine, fake: Faker) -> dict[str, Case]:
             for i in range(n)
         )
 
+    def listing(n: int) -> str:
+        return "\n".join(f"Visit by {people[i % 200][0]} to the depot {i}" for i in range(n))
+
     def token(n: int) -> str:
         digest = hashlib.sha256(b"bench").hexdigest()
         return (digest * (n // 64 + 1))[:n]
@@ -50,6 +53,9 @@ def cases(masker: Masker, policy: PolicyEngine, fake: Faker) -> dict[str, Case]:
         "mask_output: log lines (n lines)": lambda n: lambda: masker.mask_output(log_lines(n)),
         "mask_output: notes with names (n/4 lines)": lambda n: (
             lambda: masker.mask_output(notes(n // 4))
+        ),
+        "mask_output: names, no full stops (n/4 lines)": lambda n: (
+            lambda: masker.mask_output(listing(n // 4))
         ),
         "mask_text: 'Rue ' repeated (4n chars)": lambda n: lambda: masker.mask_text("Rue " * n),
         "mask_text: a hash, then an address (25n chars)": lambda n: (

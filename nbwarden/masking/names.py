@@ -22,10 +22,18 @@ _CLOSING = ")]}\"'\u2019\u201d"
 _NOT_AN_ENTITY_EDGE = "\"'`()[]{}<>,;:!?\u2018\u2019\u201a\u201c\u201d\u201e\u00ab\u00bb"
 WINDOW_WORDS_BEFORE = 4
 WINDOW_WORDS_AFTER = 3
-NER_BATCH_SIZE = 512
+NER_BATCH_SIZE = 64
+"""Texts per ``nlp.pipe`` batch, and between two questions to a caller's ``stop``: as fast as
+512 on CPU (notes and 500-character windows alike), and a batch of long windows takes
+under half a second, not four."""
 NER_CACHE_ENTRIES = 100_000
 NER_CACHE_MAX_CHARS = 500
 """Longer texts are not cached: with the entry limit, this bounds the cache to about 50 MB."""
+MAX_WINDOW_CHARS = NER_CACHE_MAX_CHARS
+"""Overlapping windows merge up to this length; past it the next starts with its own
+context. Lines of names without a full stop (log lines, a listing) otherwise merged into
+one window of the whole text: NER read it as one document, which no ``stop`` could
+interrupt and no cache could hold."""
 
 
 def sentence_case(text: str) -> str | None:
@@ -126,8 +134,9 @@ class NameFinder:
         for index in wanted:
             first = max(0, index - WINDOW_WORDS_BEFORE)
             last = _window_end(words, index)
-            if ranges and first <= ranges[-1][1] + 1:
-                ranges[-1] = (ranges[-1][0], last)
+            merged = ranges[-1][0] if ranges and first <= ranges[-1][1] + 1 else None
+            if merged is not None and words[last].end() - words[merged].start() <= MAX_WINDOW_CHARS:
+                ranges[-1] = (merged, last)
             else:
                 ranges.append((first, last))
         return [(words[first].start(), words[last].end()) for first, last in ranges]
@@ -299,19 +308,20 @@ class NameFinder:
                     docs.append(doc)
                     if stop is not None and len(docs) % NER_BATCH_SIZE == 0 and stop():
                         raise MaskingError(STOPPED)
-            return [
-                tuple(
-                    span
-                    for ent in doc.ents
-                    if ent.label_ in self._labels
-                    and (span := _ner_span(doc.text, ent, self._labels[ent.label_]))
-                )
-                for doc in docs
-            ]
+            return [self._spans(doc) for doc in docs]
         except MaskingError:
             raise
         except Exception as exc:
             raise MaskingError(f"named-entity recognition failed: {type(exc).__name__}") from None
+
+    def _spans(self, doc: Any) -> tuple[Span, ...]:
+        text = doc.text  # spaCy joins its tokens again at each read
+        return tuple(
+            span
+            for ent in doc.ents
+            if ent.label_ in self._labels
+            and (span := _ner_span(text, ent, self._labels[ent.label_]))
+        )
 
     def _refutes(self, text: str, span: Span) -> bool:
         """Whether ``span`` is a PERSON the name lists show to be a thing (``Georgia
