@@ -49,7 +49,7 @@ from nbwarden.policy.lineage import UNKNOWN as UNKNOWN_SOURCE
 from nbwarden.provenance import ExecutionEnd, ExecutionStart, ProvenanceStore
 
 if TYPE_CHECKING:
-    from nbwarden.masking import Masker, MaskResult
+    from nbwarden.masking import Masker, MaskResult, TextMaskResult
     from nbwarden.policy import PolicyEngine
 
 WORKERS = 8
@@ -404,6 +404,7 @@ class Gateway:
             return self._finish(execution_id, plan, "error", message)
         auth = plan.authorization
         origins = column_origins(result.table.column_names, plan.verdict)
+        stop = _stop_at(handle, connection.timeout_s - result.elapsed_s)
         try:
             masked: MaskResult | None = self.masker.mask_table(
                 result.table,
@@ -411,12 +412,14 @@ class Gateway:
                 unmask_entities=auth.unmask_entities if auth else (),
                 origins=origins,
                 name_hints=not describes_schema(plan.verdict),
-                stop=lambda: handle.requested,
+                stop=stop,
             )
         except Exception:
-            masked = None  # withheld below, unless the cell was interrupted
-        if handle.requested:  # interrupted while or after masking: nothing goes out
-            return self._cancelled(execution_id, plan, handle.timed_out, connection.timeout_s)
+            masked = None  # withheld below, unless the cell was interrupted or timed out
+        if stop():  # interrupted or timed out while or after masking: nothing goes out
+            return self._cancelled(
+                execution_id, plan, handle.timed_out, connection.timeout_s, while_masking=True
+            )
         if masked is None:
             return self._finish(
                 execution_id, plan, "withheld", "masking the result failed: it is withheld"
@@ -461,13 +464,23 @@ class Gateway:
             )
         if result.timed_out or result.cancelled:
             return self._cancelled(execution_id, plan, result.timed_out, target.timeout_s)
+        stop = _stop_at(handle, target.timeout_s - result.elapsed_s)
         try:
-            stdout = self.masker.mask_output(result.stdout)
-            stderr = self.masker.mask_text(result.stderr)
+            masked: tuple[TextMaskResult, TextMaskResult] | None = (
+                self.masker.mask_output(result.stdout, stop),
+                self.masker.mask_text(result.stderr, stop),
+            )
         except Exception:
+            masked = None
+        if stop():
+            return self._cancelled(
+                execution_id, plan, handle.timed_out, target.timeout_s, while_masking=True
+            )
+        if masked is None:
             return self._finish(
                 execution_id, plan, "withheld", "masking the output failed: it is withheld"
             )
+        stdout, stderr = masked
         counts = dict(stdout.entity_counts)
         for entity, count in stderr.entity_counts.items():
             counts[entity] = counts.get(entity, 0) + count
@@ -526,13 +539,17 @@ class Gateway:
         )
 
     def _cancelled(
-        self, execution_id: str, plan: _Plan, timed_out: bool, timeout_s: float
+        self,
+        execution_id: str,
+        plan: _Plan,
+        timed_out: bool,
+        timeout_s: float,
+        while_masking: bool = False,
     ) -> Outcome:
-        message = (
-            f"timed out after {timeout_s:g} s and was cancelled"
-            if timed_out
-            else "cancelled by the user"
-        )
+        message = "cancelled by the user"
+        if timed_out:
+            during = " while its result was masked" if while_masking else ""
+            message = f"timed out after {timeout_s:g} s{during} and was cancelled"
         return self._finish(execution_id, plan, "error", message, recorded_status="cancelled")
 
     def _finish(
@@ -570,6 +587,20 @@ class Gateway:
         return code_for_audit(
             request.kind, request.code, connection.dialect if connection else None
         )
+
+
+def _stop_at(handle: CancelHandle, seconds: float) -> Callable[[], bool]:
+    """Masking's ``stop`` for what is left of an execution's timeout: true once the owner
+    cancels or ``seconds`` have passed, which then counts as the execution timing out.
+    Masking asks it itself, every few hundred values, so no timer is needed."""
+    deadline = time.monotonic() + seconds
+
+    def stop() -> bool:
+        if time.monotonic() >= deadline:
+            handle.cancel(timed_out=True)  # no-op once requested: the owner's cancel stands
+        return handle.requested
+
+    return stop
 
 
 def mask_text_or_withhold(masker: Masker, text: str) -> str:

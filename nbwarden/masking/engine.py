@@ -217,11 +217,12 @@ class Masker:
         for batch in batches:
             yield _fail_closed(session.mask, _to_table(batch))
 
-    def mask_text(self, text: str) -> TextMaskResult:
-        return _fail_closed(self._mask_text, text)
+    def mask_text(self, text: str, stop: Callable[[], bool] | None = None) -> TextMaskResult:
+        """``stop``: as for :meth:`mask_batches`."""
+        return _fail_closed(lambda whole: self._mask_text(whole, stop), text)
 
-    def _mask_text(self, text: str) -> TextMaskResult:
-        session = _Session(self, frozenset(), frozenset())
+    def _mask_text(self, text: str, stop: Callable[[], bool] | None = None) -> TextMaskResult:
+        session = _Session(self, frozenset(), frozenset(), stop=stop)
         outcome = session.free_texts([text])[0]
         counts = Counter(outcome.masked_entities)
         found = Subjects(self.profile.not_subjects)
@@ -231,25 +232,26 @@ class Masker:
         masked = outcome.replacement if outcome.replacement is not None else text
         return TextMaskResult(text=masked, entity_counts=dict(counts), subjects=subjects)
 
-    def mask_output(self, text: str) -> TextMaskResult:
+    def mask_output(self, text: str, stop: Callable[[], bool] | None = None) -> TextMaskResult:
         """A shell cell's output: the tables in it (what ``psql`` and ``mysql`` print,
         ``nbwarden.masking.tabular``) masked column by column, their header's names acting
         as column hints, and the rest as free text. A column that neither its name nor its
-        values plan as an entity is masked as free text, as it would be outside a table."""
-        return _fail_closed(self._mask_output, text)
+        values plan as an entity is masked as free text, as it would be outside a table.
+        ``stop``: as for :meth:`mask_batches`."""
+        return _fail_closed(lambda whole: self._mask_output(whole, stop), text)
 
-    def _mask_output(self, text: str) -> TextMaskResult:
+    def _mask_output(self, text: str, stop: Callable[[], bool] | None) -> TextMaskResult:
         blocks = find_tables(text)
         if not any(isinstance(block, TextTable) for block in blocks):
-            return self._mask_text(text)
+            return self._mask_text(text, stop)
         counts: Counter[str] = Counter()
         subjects: set[SubjectRef] = set()
         rendered: list[str | list[str]] = []
         for block in blocks:
             if isinstance(block, TextTable):
-                rendered.append(self._mask_text_table(block, counts, subjects))
+                rendered.append(self._mask_text_table(block, counts, subjects, stop))
                 continue
-            result = self._mask_text(block)
+            result = self._mask_text(block, stop)
             rendered.append(result.text)
             counts.update(result.entity_counts)
             subjects.update(result.subjects)
@@ -257,11 +259,15 @@ class Masker:
         return TextMaskResult(render_blocks(rendered), dict(counts), ordered)
 
     def _mask_text_table(
-        self, table: TextTable, counts: Counter[str], subjects: set[SubjectRef]
+        self,
+        table: TextTable,
+        counts: Counter[str],
+        subjects: set[SubjectRef],
+        stop: Callable[[], bool] | None,
     ) -> list[str]:
         r"""The table's lines, masked; a header cell is masked as text too (``psql``'s
         ``\crosstabview`` makes headers of values)."""
-        session = _Session(self, frozenset(), frozenset(), free_text_default=True)
+        session = _Session(self, frozenset(), frozenset(), free_text_default=True, stop=stop)
         if table.style == "record":
             result = session.mask_records(
                 [row[0] for row in table.rows], [row[1] for row in table.rows]
@@ -275,7 +281,7 @@ class Masker:
         subjects.update(result.subjects)
         header = None
         if table.header:
-            masked_header = [self._mask_text(name) for name in table.header]
+            masked_header = [self._mask_text(name, stop) for name in table.header]
             header = [name.text for name in masked_header]
             for name in masked_header:
                 counts.update(name.entity_counts)

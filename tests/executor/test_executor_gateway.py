@@ -352,6 +352,54 @@ def test_owner_cancels_while_the_result_is_masked(
     assert record(gateway, outcome)["status"] == "cancelled"
 
 
+SLOW_VISITS = 6000
+"""Distinct notes, none of them masked by an earlier test: NER reads each, for seconds."""
+
+
+def test_masking_counts_toward_the_statement_timeout(
+    make_gateway: GatewayMaker, make_config: ConfigMaker
+) -> None:
+    """A connection's ``timeout_s`` bounds the statement and the masking of its result:
+    past it, masking stops, nothing is returned and the execution is recorded cancelled."""
+    code = (
+        "SELECT 'Visit by Tomasz Nowak-' || range || ' to the Quay Road depot ' || range"
+        f" AS notes FROM range({SLOW_VISITS})"
+    )
+    quick = {"url": "duckdb:///:memory:", "row_cap": SLOW_VISITS, "timeout_s": 1}
+    gateway = make_gateway(make_config(extra_connections={"quick": quick}))
+
+    async def scenario() -> tuple[Outcome, int]:
+        request = ExecuteRequest(kind="sql", target="quick", code=code)
+        task = asyncio.create_task(gateway.execute(request, ALICE))
+        fetched = 0
+        while not task.done():
+            await asyncio.sleep(0.01)
+            fetched = max([fetched] + [r["rows_fetched"] for r in gateway.running_executions()])
+        return await task, fetched
+
+    outcome, fetched = asyncio.run(scenario())
+    assert fetched == SLOW_VISITS  # the statement ended: masking was what ran out of time
+    assert outcome.status == "error"
+    assert outcome.error == "timed out after 1 s while its result was masked and was cancelled"
+    assert outcome.result is None
+    assert record(gateway, outcome)["status"] == "cancelled"
+
+
+def test_masking_shell_output_counts_toward_the_target_timeout(
+    make_gateway: GatewayMaker, make_config: ConfigMaker, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "work"
+    workdir.mkdir(exist_ok=True)
+    quick = {"local": {"kind": "local", "workdir": str(workdir), "timeout_s": 1}}
+    gateway = make_gateway(make_config(shell=quick))
+    command = f"seq {SLOW_VISITS} | sed 's/.*/Visit by Marek Zielinski-& to the Dock Lane depot &/'"
+    outcome = run(gateway, command, kind="shell", target="local")
+    assert outcome.status == "error"
+    assert outcome.error == "timed out after 1 s while its result was masked and was cancelled"
+    assert outcome.result is None
+    assert record(gateway, outcome)["status"] == "cancelled"
+
+
 def test_shell_output_is_masked_and_destructive_commands_blocked(
     make_gateway: GatewayMaker,
 ) -> None:

@@ -57,3 +57,20 @@ def test_a_stop_that_never_answers_true_changes_nothing(masker: Masker) -> None:
     stopped = masker.mask_table(table, stop=StopAfter(calls=10**6))
     plain = masker.mask_table(table)
     assert stopped.table.equals(plain.table) and stopped.entity_counts == plain.entity_counts
+
+
+def test_shell_output_stops_in_its_free_text_and_in_its_tables(masker: Masker) -> None:
+    """``mask_text`` and ``mask_output`` (a shell cell's stderr and stdout) ask ``stop`` too."""
+    lines = [f"{fake.name()} wrote about {fake.sentence(nb_words=6)}" for _ in range(600)]
+    rows = "\n".join(f" {fake.email()} | {fake.name()}" for _ in range(600))
+    table = f" email | name\n-------+------\n{rows}\n(600 rows)\n"
+    for mask, text in (
+        (masker.mask_text, "\n".join(lines)),
+        (masker.mask_output, "\n".join(lines)),
+        (masker.mask_output, table),
+    ):
+        stop = StopAfter(calls=1)
+        with pytest.raises(MaskingError, match=STOPPED):
+            mask(text, stop)
+        assert stop.asked == 2
+    assert masker.mask_output(table, StopAfter(calls=10**6)).text == masker.mask_output(table).text
