@@ -160,9 +160,14 @@ def _delimited(lines: list[str], start: int) -> tuple[TextTable, int] | None:
 
 
 def _fields(line: str, delimiter: str) -> list[str]:
+    """A line's fields; none for a line the csv module refuses (a field over its limit of
+    128 kB: a minified document or an encoded blob on one line), which is then no row."""
     if delimiter != ",":
         return line.split(delimiter)
-    return next(csv.reader([line]), [])
+    try:
+        return next(csv.reader([line]), [])
+    except csv.Error:
+        return []
 
 
 def _bounds(rule: str, joint: str, offset: int = 0) -> list[tuple[int, int | None]]:

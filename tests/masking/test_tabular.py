@@ -164,3 +164,16 @@ def test_a_records_fields_are_masked_by_their_keys(
     assert lines[3].startswith(f"postcode{separator}{person['postcode'][:3]}*")
     assert person["postcode"] not in result.text and person["iban"] not in result.text
     assert {subject.entity_type for subject in result.subjects} == {"PERSON", "IBAN_CODE"}
+
+
+def test_a_line_over_the_csv_field_limit_is_masked_as_text(masker: Masker) -> None:
+    """The csv module refuses a field over 128 kB, and the error withheld the whole output
+    of a shell cell that printed one such line (a minified document, a long log line)."""
+    fake = Faker()
+    Faker.seed(22)
+    emails = [fake.unique.email() for _ in range(6_000)]
+    line = " ".join(f"<{email}>" for email in emails)
+    assert len(line) > 131_072 and tables(line) == []
+    result = masker.mask_output(f"id,comment\n1,{line}\n")
+    assert not any(email in result.text for email in emails)
+    assert result.entity_counts["EMAIL_ADDRESS"] == len(emails)
