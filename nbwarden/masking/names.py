@@ -368,12 +368,12 @@ class NameFinder:
         with self._lock:
             docs = list(nlp.pipe([texts[i] for i in unsure], batch_size=NER_BATCH_SIZE))
         for index, doc in zip(unsure, docs, strict=True):
+            text = texts[index]  # what ``doc.text`` joins again from the tokens at each read
             people = [
                 span
                 for e in doc.ents
-                if e.label_ == PERSON and (span := _ner_span(doc.text, e, PERSON))
+                if e.label_ == PERSON and (span := _ner_span(text, e, PERSON))
             ]
-            text = texts[index]
             flags[index] = _mostly_named(text, [p for p in people if not self._refutes(text, p)])
         return flags
 
