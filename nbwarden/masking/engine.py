@@ -614,7 +614,7 @@ class _Session:
         if plan.kind == "entity" and plan.entity:
             replacements = self._entity_column(name, plan, encoded, findings)
         else:
-            outcomes = self._outcomes(plan, encoded.uniques, encoded.dictionary)
+            outcomes = self._outcomes(name, plan, encoded.uniques, encoded.dictionary)
             self._record(name, outcomes, encoded.counts().tolist(), findings)
             replacements = pa.array([o.replacement for o in outcomes], pa.string())
         if replacements is None or replacements.null_count == len(replacements):
@@ -624,14 +624,17 @@ class _Session:
             replacements = pc.coalesce(replacements, encoded.dictionary.cast(pa.string()))
         return pc.take(replacements, encoded.indices)
 
-    def _outcomes(self, plan: ColumnPlan, uniques: list[str], array: pa.Array) -> list[_Value]:
-        """The outcome of each distinct value (``uniques``, as Arrow text in ``array``)."""
+    def _outcomes(
+        self, name: str, plan: ColumnPlan, uniques: list[str], array: pa.Array
+    ) -> list[_Value]:
+        """The outcome of each distinct value (``uniques``, as Arrow text in ``array``) of
+        the column ``name``."""
         if plan.kind == "free_text":
             return self.free_texts(uniques)
         if plan.kind == "row":
             return self._whole_rows(uniques)
         if plan.kind == "json":
-            return self._json_values(uniques)
+            return self._json_values(uniques, name)
         return self._scan(uniques, plan.lenient, array)
 
     def _record(
@@ -872,7 +875,7 @@ class _Session:
         masked = replace_spans(text, to_mask, replacements)
         return _Value(masked, found, tuple(s.entity for s in to_mask))
 
-    def _json_values(self, values: Sequence[str | None]) -> list[_Value]:
+    def _json_values(self, values: Sequence[str | None], column: str) -> list[_Value]:
         """Mask JSON texts in place; a value that does not parse is masked as text."""
         documents: list[Any] = []
         parsed: list[bool] = []
@@ -885,7 +888,7 @@ class _Session:
                 parsed.append(False)
         outcomes = []
         for (masked, found, entities), was_json in zip(
-            _JsonBatch(self).mask(documents), parsed, strict=True
+            _JsonBatch(self).mask(documents, column), parsed, strict=True
         ):
             if not entities:
                 outcomes.append(_Value(None, tuple(found), ()))
@@ -905,7 +908,7 @@ class _Session:
         changed_rows: list[int] = []
         column_counts = findings.column_findings.setdefault(name, Counter())
         derived_entity = plan.entity if plan.derived else None
-        results = _JsonBatch(self, derived_entity).mask(column.to_pylist())
+        results = _JsonBatch(self, derived_entity).mask(column.to_pylist(), name)
         for row, (masked, found, entities) in enumerate(results):
             masked_documents.append(masked)
             for entity, identifier in found:
@@ -1005,51 +1008,56 @@ def _dictionary(
     return encoded[index].dictionary
 
 
-_Leaf = tuple[str, str | None, str]
-"""How to mask one JSON leaf: ("whole", entity, text), ("derived", entity, text),
-("text", None, text) or ("scan", None, text)."""
+_Leaf = tuple[str, str | None, str, str]
+"""How to mask one JSON leaf, and its key: ("whole", entity, text, key), ("derived",
+entity, text, key), ("text", None, text, key) or ("by key", None, text, key)."""
 
 
 class _JsonBatch:
     """Masks the leaves of many JSON documents in one batch; object keys act as
-    column-name hints. Documents are walked twice in the same order: once to collect
-    the leaves, once to rebuild them with the masked leaves. ``derived_entity``: the
-    documents were computed from that entity's values (an array of an address's letters),
-    so every leaf that no key names is masked whole as it."""
+    column-name hints, and the column's name as the key of what no object holds (the
+    items of a top-level array). Short text leaves no key names are planned per key, as a
+    column of them would be, by their sample: an array of names, or names under keys
+    such as ``owner``, are names. Documents are walked twice in the same order: once to
+    collect the leaves, once to rebuild them with the masked leaves. ``derived_entity``:
+    the documents were computed from that entity's values (an array of an address's
+    letters), so every leaf that no key names is masked whole as it."""
 
     def __init__(self, session: _Session, derived_entity: str | None = None) -> None:
         self.session = session
         self.profile = session.profile
         self.derived_entity = derived_entity
 
-    def mask(self, documents: list[Any]) -> list[tuple[Any, list[tuple[str, str]], list[str]]]:
+    def mask(
+        self, documents: list[Any], column: str
+    ) -> list[tuple[Any, list[tuple[str, str]], list[str]]]:
         leaves: list[_Leaf] = []
         for document in documents:
-            self._collect(document, None, leaves)
+            self._collect(document, column, leaves)
         outcomes = iter(self._resolve(leaves))
         results = []
         for document in documents:
             found: list[tuple[str, str]] = []
             entities: list[str] = []
-            rebuilt = self._rebuild(document, None, outcomes, found, entities)
+            rebuilt = self._rebuild(document, column, outcomes, found, entities)
             results.append((rebuilt, found, entities))
         return results
 
-    def _leaf(self, node: Any, key: str | None) -> _Leaf | None:
+    def _leaf(self, node: Any, key: str) -> _Leaf | None:
         if node is None or isinstance(node, bool):
             return None
-        hint = hinted_entity(self.profile, key) if key else None
+        hint = hinted_entity(self.profile, key)
         if hint:
-            return ("whole", hint, str(node))
+            return ("whole", hint, str(node), key)
         if self.derived_entity:
-            return ("derived", self.derived_entity, str(node))
+            return ("derived", self.derived_entity, str(node), key)
         if not isinstance(node, str):
             return None
-        if (key and is_free_text_name(self.profile, key)) or len(node.split()) >= 3:
-            return ("text", None, node)
-        return ("scan", None, node)
+        if is_free_text_name(self.profile, key) or len(node.split()) >= 3:
+            return ("text", None, node, key)
+        return ("by key", None, node, key)
 
-    def _collect(self, node: Any, key: str | None, leaves: list[_Leaf]) -> None:
+    def _collect(self, node: Any, key: str, leaves: list[_Leaf]) -> None:
         if isinstance(node, dict):
             for child_key, child in node.items():
                 self._collect(child, str(child_key), leaves)
@@ -1064,10 +1072,18 @@ class _JsonBatch:
     def _resolve(self, leaves: list[_Leaf]) -> list[_Value]:
         outcomes: list[_Value | None] = [None] * len(leaves)
         texts = [i for i, leaf in enumerate(leaves) if leaf[0] == "text"]
-        scans = [i for i, leaf in enumerate(leaves) if leaf[0] == "scan"]
-        for index, (kind, entity, text) in enumerate(leaves):
+        scans: list[int] = []
+        for index, (kind, entity, text, _key) in enumerate(leaves):
             if kind in ("whole", "derived") and entity:
                 outcomes[index] = self.session._whole(entity, text, kind == "derived")
+        for key, indices in self._by_key(leaves).items():
+            group = [leaves[i][2] for i in indices]
+            plan = self.session.masker.classifier.plan(key, pa.chunked_array([group], pa.string()))
+            if plan.kind == "entity" and plan.entity:
+                for index, text in zip(indices, group, strict=True):
+                    outcomes[index] = self.session._whole(plan.entity, text)
+            else:
+                (texts if plan.kind == "free_text" else scans).extend(indices)
         batches = (
             (scans, self.session._scan([leaves[i][2] for i in scans])),
             (texts, self.session.free_texts([leaves[i][2] for i in texts])),
@@ -1077,10 +1093,19 @@ class _JsonBatch:
                 outcomes[index] = value
         return [o if o is not None else _UNCHANGED for o in outcomes]
 
+    @staticmethod
+    def _by_key(leaves: list[_Leaf]) -> dict[str, list[int]]:
+        """The positions of the leaves planned by their key, per key."""
+        groups: dict[str, list[int]] = {}
+        for index, (kind, _entity, _text, key) in enumerate(leaves):
+            if kind == "by key":
+                groups.setdefault(key, []).append(index)
+        return groups
+
     def _rebuild(
         self,
         node: Any,
-        key: str | None,
+        key: str,
         outcomes: Iterator[_Value],
         found: list[tuple[str, str]],
         entities: list[str],

@@ -229,6 +229,31 @@ def test_json_values_masked_in_place(masker: Masker) -> None:
     assert json.loads(out[3]) == {"event": "login"}
 
 
+def test_names_in_json_arrays_and_under_unnamed_keys_are_masked(masker: Masker) -> None:
+    """Short text leaves no key names are planned per key, as a column of them would be:
+    an array of names (a JSON text or an Arrow list column) and names under ``owner``
+    were scanned by the regexes alone, and nearly all of them stayed readable."""
+    teams = [[fake.name() for _ in range(3)] for _ in range(40)]
+    documents = [json.dumps({"owner": team[0], "team": team[1:]}) for team in teams]
+    table = pa.table(
+        {
+            "contacts": pa.array(teams),
+            "contacts_json": [json.dumps(team) for team in teams],
+            "doc": documents,
+            "items": [json.dumps({"items": ["Oak Desk", "Blue Lamp"], "status": "Open"})] * 40,
+        }
+    )
+    result = masker.mask_table(table)
+    shown = json.dumps(result.table.to_pylist(), ensure_ascii=False)
+    assert not [name for team in teams for name in team if name in shown]
+    assert result.table.schema == table.schema
+    first = result.table.slice(0, 1).to_pylist()[0]
+    assert all(name.startswith("PERSON_") for name in first["contacts"])
+    assert result.table.column("items").to_pylist() == table.column("items").to_pylist()
+    people = {s.identifier for s in result.subjects if s.entity_type == "PERSON"}
+    assert len(people) == len({name for team in teams for name in team})
+
+
 def test_unmask_columns_and_entities_still_report_subjects(masker: Masker) -> None:
     email = fake.email()
     df = pd.DataFrame({"email": [email], "phone": ["+44 20 7946 0958"]})
