@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from executor_support import Clock, ConfigMaker, GatewayMaker
+from faker import Faker
 
 from nbwarden.config import Config
 from nbwarden.executor import ExecuteRequest, ExecutionError, Gateway, Identity, Outcome
@@ -317,6 +319,33 @@ def test_owner_cancels_a_running_statement(
 
     outcome = asyncio.run(scenario())
     assert outcome.status == "error" and "cancelled" in (outcome.error or "")
+
+
+def test_names_in_array_and_json_columns_are_masked(
+    make_gateway: GatewayMaker, make_config: ConfigMaker, postgres_url: str
+) -> None:
+    """A PostgreSQL ``text[]`` of names and ``jsonb`` with names under a key that names
+    nothing (``owner``) or in an array: psycopg gives lists and text, masked leaf by leaf."""
+    fake = Faker()
+    Faker.seed(77)
+    teams = [[fake.name() for _ in range(3)] for _ in range(20)]
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE teams (id int, members text[], doc jsonb)"))
+        conn.execute(
+            sa.text("INSERT INTO teams VALUES (:id, :members, CAST(:doc AS jsonb))"),
+            [
+                {"id": i, "members": team, "doc": json.dumps({"owner": team[0], "crew": team})}
+                for i, team in enumerate(teams)
+            ],
+        )
+    engine.dispose()
+    gateway = make_gateway(make_config(extra_connections={"pg": {"url": postgres_url}}))
+    outcome = run(gateway, "SELECT id, members, doc FROM teams ORDER BY id LIMIT 20", target="pg")
+    assert outcome.status == "ok", outcome.error
+    assert_no_raw(outcome, gateway, [name for team in teams for name in team])
+    assert outcome.result["masked"]["members"] == list(range(20))
+    assert outcome.result["entity_counts"]["PERSON"] == 20 * (3 + 4)
 
 
 NOTES = 3000
