@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
+from urllib.parse import unquote, unquote_plus
 
 import phonenumbers
 
@@ -219,10 +220,20 @@ def swedish_personal_number_forms(normalised: str) -> list[str]:
     return [f"19{normalised}", f"20{normalised}"] if len(normalised) == 10 else []
 
 
+def url_decoded(entity_type: str, value: str) -> str:
+    """``value`` with its percent escapes decoded, and in a name ``+`` read as a space: the
+    masker finds names and numbers in logged URLs (``?name=Jane+Roe&phone=%2B44...``), and
+    they are the subjects ``Jane Roe`` and ``+44...``."""
+    if entity_type == PERSON and "+" in value:
+        return unquote_plus(value)
+    return unquote(value) if "%" in value else value
+
+
 def normalize_identifier(
     entity_type: str, value: str, phone_regions: Sequence[str] = ("US",)
 ) -> str:
     """The one normaliser for every entity type the subject index holds."""
+    value = url_decoded(entity_type, value)
     if entity_type == EMAIL:
         return normalize_email(value)
     if entity_type == PHONE:

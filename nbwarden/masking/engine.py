@@ -41,6 +41,7 @@ from nbwarden.masking.columns import (
     is_string_type,
 )
 from nbwarden.masking.errors import STOPPED, MaskingError
+from nbwarden.masking.keyed import keyed_spans
 from nbwarden.masking.name_lists import NAME_WORD
 from nbwarden.masking.names import NameFinder, sentence_case
 from nbwarden.masking.offline import use_bundled_suffix_list
@@ -733,7 +734,9 @@ class _Session:
         if array is None or plain:
             array = pa.array(texts, pa.string())
         hits = self.masker.scanner.candidate_rules(array)
+        paired = _pair_positions(array)
         first = min((position for position, rules in hits.items() if rules), default=len(texts))
+        first = min(paired, default=first) if paired else first
         outcomes = self._known_or_unchanged(uniques[:first])
         for position in range(first, len(texts)):
             if position % STOP_CHECK_EVERY == 0:
@@ -746,10 +749,10 @@ class _Session:
             if known is not None:
                 outcomes.append(self._whole(known, value))
                 continue
-            if not rule_indices:
-                outcomes.append(_UNCHANGED)
-                continue
-            spans = self.masker.scanner.find(text, rule_indices, lenient)
+            spans = self.masker.scanner.find(text, rule_indices, lenient) if rule_indices else []
+            keyed = keyed_spans(self.profile, text) if position in paired else []
+            if keyed:
+                spans = resolve_overlaps(spans + keyed)
             outcomes.append(self._apply_spans(value, spans, plain.get(position)))
         return outcomes
 
@@ -808,11 +811,19 @@ class _Session:
         return [
             _UNCHANGED
             if original is None or text is None
-            else self._apply_spans(original, names.extend(text, spans), plain.get(index))
+            else self._apply_spans(
+                original, self._with_keyed(text, names.extend(text, spans)), plain.get(index)
+            )
             for index, (original, text, spans) in enumerate(
                 zip(texts, read, spans_per_text, strict=True)
             )
         ]
+
+    def _with_keyed(self, text: str, spans: list[Span]) -> list[Span]:
+        """``spans`` with the values their keys name again: NER can take a keyed name into
+        a longer span (``Jane Roe;email``) that the name lists then refute as a thing."""
+        keyed = keyed_spans(self.profile, text)
+        return resolve_overlaps(spans + keyed) if keyed else spans
 
     def _spans_before_ner(
         self, text: str, named: str | None, rule_indices: list[int] | None
@@ -822,6 +833,9 @@ class _Session:
         names read that, and its non-PERSON regex spans join the text's own."""
         scanner = self.masker.scanner
         found = scanner.find(text, rule_indices) if rule_indices else []
+        keyed = keyed_spans(self.profile, text)
+        if keyed:
+            found = resolve_overlaps(found + keyed)
         if named is not None:
             found = resolve_overlaps(found + _not_people(scanner.find(named)))
         read = named or text
@@ -927,6 +941,15 @@ class _Session:
                 None if v is None else json.dumps(v, ensure_ascii=False) for v in masked_documents
             ]
             return pa.array(dumped, pa.string())
+
+
+def _pair_positions(texts: pa.Array) -> set[int]:
+    """Where texts hold a ``=`` (a ``key=value`` pair, perhaps); found at C speed, as most
+    columns hold none."""
+    has_pair = pc.match_substring(texts, "=").fill_null(False)
+    if not pc.any(has_pair).as_py():
+        return set()
+    return set(pc.indices_nonzero(has_pair).to_pylist())
 
 
 def _not_people(spans: list[Span]) -> list[Span]:

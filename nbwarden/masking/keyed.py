@@ -1,0 +1,72 @@
+"""Values named by their key in text: ``?name=Jane+Roe&phone=%2B44...`` in a logged URL,
+``first_name=Jane;last_name=Roe`` in a column, ``name="Jane Roe"`` in a log line.
+
+A key that would name a column of an entity (``column_hints``) names the value after its
+``=`` as that entity, as a JSON key names its value. No pattern finds ``Jane+Roe``, and a
+phone number written ``%2B44...`` passes none, so without their keys such values stayed
+readable. A value must also read as its entity could: a name is words of letters (``+``
+and ``%20`` read as spaces), not ``NULL``, ``excluded.name`` or ``lower(name)``; any other
+entity holds digits, not ``NULL`` or ``$1``, so the SQL of a cell keeps its structure.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from nbwarden.identifiers import PERSON, url_decoded
+from nbwarden.masking.columns import hinted_entity
+from nbwarden.masking.profile import Profile
+from nbwarden.masking.scanner import Span
+
+KEYED_SCORE = 0.85
+_PAIR = re.compile(
+    r"(?<![\w.\-])(?P<key>[A-Za-z][\w.\-]{0,63})="
+    r"(?:\"(?P<quoted>[^\"\n]*)\"|'(?P<single>[^'\n]*)'"
+    r"|(?P<bare>[^\s&;,|\"'<>=]+(?: [A-ZÀ-ÖØ-Þ][^\s&;,|\"'<>=]*)*))"
+)
+"""``key=value``: quoted, or bare up to a separator; a bare value goes on over a space
+only into a capitalised word (``name=Jane Roe;city=...``, but ``name=Jane email=...``)."""
+_NAME = re.compile(r"[^\W\d_][^\W\d_'\-]*\.?(?: [^\W\d_][^\W\d_'\-]*\.?){0,5}")
+"""One to six words of letters, each perhaps an initial with its dot."""
+_NO_NAMES = frozenset({"none", "null", "nil", "true", "false", "undefined", "nan", "default"})
+"""Values of code and configuration (``name=None``), not names."""
+_VALUE_GROUPS = ("quoted", "single", "bare")
+
+
+def keyed_spans(profile: Profile, text: str) -> list[Span]:
+    """The values in ``text`` whose key names an entity, as spans of that entity."""
+    if "=" not in text:
+        return []
+    spans: list[Span] = []
+    for match in _PAIR.finditer(text):
+        entity = _entity_of_key(profile, match["key"])
+        if entity is None:
+            continue
+        group = next(name for name in _VALUE_GROUPS if match[name] is not None)
+        start, end = match.span(group)
+        if start < end and _reads_as(entity, text[start:end]):
+            spans.append(Span(start, end, entity, KEYED_SCORE))
+    return spans
+
+
+def _reads_as(entity: str, value: str) -> bool:
+    decoded = url_decoded(entity, value).strip()
+    if entity == PERSON:
+        return _reads_as_a_name(decoded, encoded=decoded != value)
+    return sum(character.isdigit() for character in decoded) >= 2
+
+
+def _reads_as_a_name(value: str, encoded: bool) -> bool:
+    """Words of letters, mostly capitalised, or several of them as a URL joins them
+    (``jane+roe``): not ``name=value`` in a docstring, ``NULL`` or ``None``."""
+    if not _NAME.fullmatch(value) or value.isupper() or value.casefold() in _NO_NAMES:
+        return False
+    words = value.split()
+    capitalised = sum(word[0].isupper() for word in words)
+    return capitalised >= 0.6 * len(words) or (encoded and len(words) > 1)
+
+
+@lru_cache(maxsize=4096)
+def _entity_of_key(profile: Profile, key: str) -> str | None:
+    return hinted_entity(profile, key)
