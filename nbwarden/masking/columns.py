@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -222,6 +223,8 @@ class ColumnClassifier:
             return ColumnPlan("entity", hint, "name")
         if is_free_text_name(self._profile, name) or self._looks_like_free_text(sample):
             return ColumnPlan("free_text", None, "content")
+        if _share(sample, _has_markup) >= self._profile.thresholds.column_share:
+            return ColumnPlan("free_text", None, "markup")
         return (
             self._by_content(sample)
             or self._by_names(sample)
@@ -302,6 +305,14 @@ def _could_be_a_name(value: str) -> bool:
         and capitalised >= 0.6 * len(words)
         and not any(ch.isdigit() for ch in value)
     )
+
+
+_CLOSING_TAG = re.compile(r"</[A-Za-z][\w.:\-]*\s*>")
+
+
+def _has_markup(value: str) -> bool:
+    """A closing tag: the value is HTML or XML, whose text few spaces part from its tags."""
+    return _CLOSING_TAG.search(value) is not None
 
 
 def _is_json_container(value: str) -> bool:

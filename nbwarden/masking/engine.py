@@ -43,7 +43,7 @@ from nbwarden.masking.columns import (
 from nbwarden.masking.errors import STOPPED, MaskingError
 from nbwarden.masking.keyed import keyed_spans
 from nbwarden.masking.name_lists import NAME_WORD
-from nbwarden.masking.names import NameFinder, sentence_case
+from nbwarden.masking.names import NameFinder, covered_characters, sentence_case
 from nbwarden.masking.offline import use_bundled_suffix_list
 from nbwarden.masking.operators import Operators
 from nbwarden.masking.plain import PlainText, plain_text, plain_texts
@@ -820,10 +820,17 @@ class _Session:
         ]
 
     def _with_keyed(self, text: str, spans: list[Span]) -> list[Span]:
-        """``spans`` with the values their keys name again: NER can take a keyed name into
-        a longer span (``Jane Roe;email``) that the name lists then refute as a thing."""
+        """``spans`` with the values their keys name in place of any span overlapping one:
+        NER can take a keyed name into a longer span that the name lists then refute as a
+        thing (``Jane Roe;email``), or run it on over markup (``Jane Roe</name><tier``)."""
         keyed = keyed_spans(self.profile, text)
-        return resolve_overlaps(spans + keyed) if keyed else spans
+        if not keyed:
+            return spans
+        taken = covered_characters(text, keyed)
+        return sorted(
+            [s for s in spans if not any(taken[s.start : s.end])] + keyed,
+            key=attrgetter("start"),
+        )
 
     def _spans_before_ner(
         self, text: str, named: str | None, rule_indices: list[int] | None
@@ -944,9 +951,9 @@ class _Session:
 
 
 def _pair_positions(texts: pa.Array) -> set[int]:
-    """Where texts hold a ``=`` (a ``key=value`` pair, perhaps); found at C speed, as most
-    columns hold none."""
-    has_pair = pc.match_substring(texts, "=").fill_null(False)
+    """Where texts hold a ``=`` or ``</`` (a ``key=value`` pair or an XML element,
+    perhaps); found at C speed, as most columns hold neither."""
+    has_pair = pc.match_substring_regex(texts, "=|</").fill_null(False)
     if not pc.any(has_pair).as_py():
         return set()
     return set(pc.indices_nonzero(has_pair).to_pylist())

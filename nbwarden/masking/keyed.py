@@ -1,5 +1,6 @@
 """Values named by their key in text: ``?name=Jane+Roe&phone=%2B44...`` in a logged URL,
-``first_name=Jane;last_name=Roe`` in a column, ``name="Jane Roe"`` in a log line.
+``first_name=Jane;last_name=Roe`` in a column, ``name="Jane Roe"`` in a log line,
+``<name>Jane Roe</name>`` in an XML payload.
 
 A key that would name a column of an entity (``column_hints``) names the value after its
 ``=`` as that entity, as a JSON key names its value. No pattern finds ``Jane+Roe``, and a
@@ -27,6 +28,10 @@ _PAIR = re.compile(
 )
 """``key=value``: quoted, or bare up to a separator; a bare value goes on over a space
 only into a capitalised word (``name=Jane Roe;city=...``, but ``name=Jane email=...``)."""
+_ELEMENT = re.compile(
+    r"<(?P<key>[A-Za-z][\w.\-]{0,63})(?:\s[^<>]*)?>(?P<value>[^<>]+)</(?P=key)\s*>"
+)
+"""An XML element holding only text: its tag is the key."""
 _NAME = re.compile(r"[^\W\d_][^\W\d_'\-]*\.?(?: [^\W\d_][^\W\d_'\-]*\.?){0,5}")
 """One to six words of letters, each perhaps an initial with its dot."""
 _NO_NAMES = frozenset({"none", "null", "nil", "true", "false", "undefined", "nan", "default"})
@@ -36,18 +41,22 @@ _VALUE_GROUPS = ("quoted", "single", "bare")
 
 def keyed_spans(profile: Profile, text: str) -> list[Span]:
     """The values in ``text`` whose key names an entity, as spans of that entity."""
-    if "=" not in text:
-        return []
     spans: list[Span] = []
-    for match in _PAIR.finditer(text):
-        entity = _entity_of_key(profile, match["key"])
-        if entity is None:
-            continue
-        group = next(name for name in _VALUE_GROUPS if match[name] is not None)
-        start, end = match.span(group)
-        if start < end and _reads_as(entity, text[start:end]):
-            spans.append(Span(start, end, entity, KEYED_SCORE))
+    if "=" in text:
+        for match in _PAIR.finditer(text):
+            group = next(name for name in _VALUE_GROUPS if match[name] is not None)
+            spans += _keyed(profile, text, match["key"], *match.span(group))
+    if "</" in text:
+        for match in _ELEMENT.finditer(text):
+            spans += _keyed(profile, text, match["key"], *match.span("value"))
     return spans
+
+
+def _keyed(profile: Profile, text: str, key: str, start: int, end: int) -> list[Span]:
+    entity = _entity_of_key(profile, key)
+    if entity is None or start == end or not _reads_as(entity, text[start:end]):
+        return []
+    return [Span(start, end, entity, KEYED_SCORE)]
 
 
 def _reads_as(entity: str, value: str) -> bool:

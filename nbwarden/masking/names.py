@@ -119,7 +119,7 @@ class NameFinder:
     def _find_windows(self, text: str, covered: Sequence[Span]) -> list[tuple[int, int]]:
         self._pipeline()
         words = list(_TOKEN.finditer(text))
-        taken = _taken(text, covered)
+        taken = covered_characters(text, covered)
         wanted: list[int] = []
         for index, token in enumerate(words):
             word = token.group().strip(_PUNCTUATION)
@@ -152,7 +152,7 @@ class NameFinder:
         return list(grown)
 
     def _extend(self, text: str, spans: list[Span]) -> list[Span]:
-        others = _taken(text, (span for span in spans if span.entity != PERSON))
+        others = covered_characters(text, (span for span in spans if span.entity != PERSON))
         words = [w for w in NAME_WORD.finditer(text) if not others[w.start()]]
         starts = [w.start() for w in words]
         capitals = not text.isupper()
@@ -483,7 +483,7 @@ def _memo(
     return found
 
 
-def _taken(text: str, spans: Iterable[Span]) -> bytearray:
+def covered_characters(text: str, spans: Iterable[Span]) -> bytearray:
     """A byte per character of ``text``, 1 where one of ``spans`` covers it: whether a
     word starts inside a span is then one look-up, not a pass over the spans (a long
     text holds thousands)."""
