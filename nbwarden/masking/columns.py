@@ -297,12 +297,13 @@ class ColumnClassifier:
 
 
 def _could_be_a_name(value: str) -> bool:
-    """Capitalised words without digits: NER is not asked about codes (``SKU-123``)."""
+    """Capitalised words without digits, or words all in lower case (``victor martinez``,
+    which only the name lists can tell): NER is not asked about codes (``SKU-123``)."""
     words = value.split()
     capitalised = sum(1 for w in words if w[0].isupper())
     return (
         1 <= len(words) <= 6
-        and capitalised >= 0.6 * len(words)
+        and (capitalised >= 0.6 * len(words) or value.islower())
         and not any(ch.isdigit() for ch in value)
     )
 

@@ -55,6 +55,20 @@ class ListedNames:
         self._places = _folded(lists.places)
         self._english = english
 
+    def is_full_name(self, text: str) -> bool:
+        """A whole value that is a listed given name, perhaps particles, and a listed
+        family name, in any case (``david smith``): a cell of a name column, where free
+        text would also need one of the two to be no English word."""
+        words = [word.casefold() for word in text.split()]
+        if not 2 <= len(words) <= MAX_NAME_WORDS + 1:
+            return False
+        middle = words[1:-1]
+        return (
+            words[0] in self._given
+            and words[-1] in self._family
+            and all(word in self._particles or word in self._given for word in middle)
+        )
+
     def spans(self, text: str) -> list[Span]:
         words = list(NAME_WORD.finditer(text))
         found: list[Span] = []

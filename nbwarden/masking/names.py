@@ -360,8 +360,13 @@ class NameFinder:
         ]
 
     def _are_whole_names(self, texts: list[str]) -> list[bool]:
+        """The name lists first; a value in lower case, which NER cannot read, is a name
+        when it is a listed given and family name; NER reads the rest."""
         flags = [_mostly_named(text, self.listed(text)) for text in texts]
-        unsure = [index for index, flag in enumerate(flags) if not flag]
+        for index, text in enumerate(texts):
+            if not flags[index] and text.islower() and self._listed is not None:
+                flags[index] = self._listed.is_full_name(text)
+        unsure = [i for i, flag in enumerate(flags) if not flag and not texts[i].islower()]
         if not unsure:
             return flags
         nlp = self._pipeline()
