@@ -951,12 +951,15 @@ class _Session:
 
 
 def _pair_positions(texts: Sequence[str | None]) -> set[int]:
-    """Where texts hold a ``=`` or ``</`` (a ``key=value`` pair or an XML element,
-    perhaps). Most columns hold neither: one search of all their texts joined says so."""
+    """Where texts hold a ``=``, ``</`` or ``:`` (a ``key=value`` pair, an XML element or
+    a ``key: value`` line, perhaps). Most columns hold none: one search of all their texts
+    joined says so."""
     joined = "\n".join(filter(None, texts))
-    if "=" not in joined and "</" not in joined:
+    if "=" not in joined and "</" not in joined and ":" not in joined:
         return set()
-    return {i for i, text in enumerate(texts) if text and ("=" in text or "</" in text)}
+    return {
+        i for i, text in enumerate(texts) if text and ("=" in text or "</" in text or ":" in text)
+    }
 
 
 def _not_people(spans: list[Span]) -> list[Span]:

@@ -1,6 +1,7 @@
 """Values named by their key in text: ``?name=Jane+Roe&phone=%2B44...`` in a logged URL,
 ``first_name=Jane;last_name=Roe`` in a column, ``name="Jane Roe"`` in a log line,
-``<name>Jane Roe</name>`` in an XML payload.
+``<name>Jane Roe</name>`` in an XML payload, ``sn: Roe`` on a line of its own (LDIF,
+YAML, a form, a header).
 
 A key that would name a column of an entity (``column_hints``) names the value after its
 ``=`` as that entity, as a JSON key names its value. No pattern finds ``Jane+Roe``, and a
@@ -32,6 +33,15 @@ _ELEMENT = re.compile(
     r"<(?P<key>[A-Za-z][\w.\-]{0,63})(?:\s[^<>]*)?>(?P<value>[^<>]+)</(?P=key)\s*>"
 )
 """An XML element holding only text: its tag is the key."""
+_LINE = re.compile(
+    r"^[ \t]*(?P<key>[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,3})[ \t]*:[ \t]*"
+    r"(?P<value>[^\s:][^\n]*?)[ \t]*$",
+    re.MULTILINE,
+)
+"""``key: value`` as a line: up to four words of key, the rest of the line its value.
+Read for names only, where the whole rest must read as one (``Name: see ticket`` stays);
+an ID or a date after its key is left to its patterns, whose checksums and context words
+read ``SSN: 123-45-6789`` and leave ``New address: Storgatan 12. Thanks!`` its thanks."""
 _NAME = re.compile(r"[^\W\d_][^\W\d_'\-]*\.?(?: [^\W\d_][^\W\d_'\-]*\.?){0,5}")
 """One to six words of letters, each perhaps an initial with its dot."""
 _NO_NAMES = frozenset({"none", "null", "nil", "true", "false", "undefined", "nan", "default"})
@@ -49,6 +59,10 @@ def keyed_spans(profile: Profile, text: str) -> list[Span]:
     if "</" in text:
         for match in _ELEMENT.finditer(text):
             spans += _keyed(profile, text, match["key"], *match.span("value"))
+    if ":" in text:
+        for match in _LINE.finditer(text):
+            if _entity_of_key(profile, match["key"]) == PERSON:
+                spans += _keyed(profile, text, match["key"], *match.span("value"))
     return spans
 
 

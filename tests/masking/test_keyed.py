@@ -101,3 +101,28 @@ def test_an_xml_elements_tag_names_its_text(masker: Masker) -> None:
     text = "\n".join(shown.to_pylist())
     assert not [name for name, _ in people if name in text]
     assert text.count("<tier>gold</tier>") == len(people)
+
+
+def test_a_key_on_a_line_of_its_own_names_the_rest_of_the_line(masker: Masker) -> None:
+    """``ldapsearch`` prints a surname alone as ``sn: Roe``, which NER cannot tell from a
+    word; an ID or a date after its key is left to its patterns and context words."""
+    people = [(fake.first_name(), fake.last_name(), fake.user_name()) for _ in range(30)]
+    ldif = "\n\n".join(
+        f"dn: uid={user},ou=people,dc=example,dc=org\ncn: {given} {family}\nsn: {family}"
+        for given, family, user in people
+    )
+    shown = masker.mask_output(ldif).text
+    assert not [family for _, family, _ in people if f"sn: {family}" in shown]
+    form = masker.mask_text("Order 1182\nDate of birth: 1984-03-02\nStatus: open").text
+    assert "1984" not in form and form.endswith("Status: open")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'name: str = "x"\nphone: Optional[str] = None',
+        "Note: call back tomorrow\nName: see ticket",
+    ],
+)
+def test_lines_of_code_and_notes_keep_their_keys_values(masker: Masker, code: str) -> None:
+    assert masker.mask_text(code).text == code
