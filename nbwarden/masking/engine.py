@@ -805,7 +805,7 @@ class _Session:
             spans_per_text.append(spans)
             for start, end in names.windows(named or text, spans + cued):
                 windows.setdefault((named or text)[start:end], []).append((index, start))
-        self._add_ner_spans(spans_per_text, windows)
+        self._add_ner_spans(spans_per_text, windows, read)
         for index, named in shouting.items():
             spans_per_text[index] = names.trim(named, spans_per_text[index])
         return [
@@ -850,18 +850,34 @@ class _Session:
         return resolve_overlaps(found + names), _people(found)
 
     def _add_ner_spans(
-        self, spans_per_text: list[list[Span]], windows: dict[str, list[tuple[int, int]]]
+        self,
+        spans_per_text: list[list[Span]],
+        windows: dict[str, list[tuple[int, int]]],
+        texts: Sequence[str | None],
     ) -> None:
         """Run NER once per distinct window and add its spans to every text holding it,
-        resolving each text's overlaps once (a long text has thousands of windows)."""
+        resolving each text's overlaps once (a long text has thousands of windows).
+
+        spaCy's English model reads the capitalised nouns of German and the words of other
+        languages as names (``bitte zurückrufen``, ``Lieferung kommt am``): in a text
+        written in another language, NER's PERSON counts only with a listed given or
+        family name in it."""
+        names = self.masker.names
         snippets = list(windows)
-        found_per_snippet = self.masker.names.find(snippets, self.stop)
+        found_per_snippet = names.find(snippets, self.stop)
         added: dict[int, list[Span]] = {}
         for snippet, found in zip(snippets, found_per_snippet, strict=True):
             for index, offset in windows[snippet]:
                 shifted = [Span(f.start + offset, f.end + offset, f.entity, f.score) for f in found]
                 added.setdefault(index, []).extend(shifted)
         for index, spans in added.items():
+            text = texts[index] or ""
+            if any(s.entity == PERSON for s in spans) and not names.reads_english(text):
+                spans = [
+                    s
+                    for s in spans
+                    if s.entity != PERSON or names.holds_listed_name(text[s.start : s.end])
+                ]
             spans_per_text[index] = resolve_overlaps(spans_per_text[index] + spans)
 
     def _known_name_spans(self, text: str) -> list[Span]:

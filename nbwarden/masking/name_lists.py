@@ -55,6 +55,13 @@ class ListedNames:
         self._places = _folded(lists.places)
         self._english = english
 
+    def holds_name(self, text: str) -> bool:
+        """Whether a word of ``text`` is a listed given or family name."""
+        return any(
+            word in self._given or word in self._family
+            for word in (match[0].casefold() for match in NAME_WORD.finditer(text))
+        )
+
     def is_full_name(self, text: str) -> bool:
         """A whole value that is a listed given name, perhaps particles, and a listed
         family name, in any case (``david smith``): a cell of a name column, where free

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import bisect
 import gc
+import importlib
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from nbwarden.caches import BoundedCache
@@ -22,6 +24,10 @@ _CLOSING = ")]}\"'\u2019\u201d"
 _NOT_AN_ENTITY_EDGE = "\"'`()[]{}<>,;:!?\u2018\u2019\u201a\u201c\u201d\u201e\u00ab\u00bb"
 WINDOW_WORDS_BEFORE = 4
 WINDOW_WORDS_AFTER = 3
+OTHER_LANGUAGES = ("de", "fr", "es", "it", "nl", "pt", "pl", "sv", "da", "fi", "cs", "hu", "ro")
+"""EU languages in Latin letters whose stop words tell a text written in them from English
+(spaCy ships the lists with its code, no model needed)."""
+_WORD = re.compile(r"[^\W\d_]+")
 NER_BATCH_SIZE = 64
 """Texts per ``nlp.pipe`` batch, and between two questions to a caller's ``stop``: as fast as
 512 on CPU (notes and 500-character windows alike), and a batch of long windows takes
@@ -83,6 +89,7 @@ class NameFinder:
         )
         """Answers of the pure steps of the free-text path, per text (and the spans it is
         given), so a re-run cell's notes cost a lookup each, as NER's answers do."""
+        self._english: BoundedCache[str, bool] = BoundedCache(NER_CACHE_ENTRIES)
         self._whole_names: BoundedCache[str, bool] = BoundedCache(NER_CACHE_ENTRIES)
         """:meth:`is_person` per value: the next page of a result shares most of its column
         samples with this one, and each sample changed by one value cost NER on all."""
@@ -95,6 +102,24 @@ class NameFinder:
                 english = english_words(self._nlp)
                 self._listed = ListedNames(self._name_lists, self._particles, english)
         return self._nlp
+
+    def reads_english(self, text: str) -> bool:
+        """Whether ``text`` is not written in another language: at least two of its words
+        are stop words of one of ``OTHER_LANGUAGES`` (and not of English), more than are
+        English stop words. Cached per text."""
+        return _memo(self._english, text, text, lambda: self._reads_english(text))
+
+    def _reads_english(self, text: str) -> bool:
+        self._pipeline()
+        words = _WORD.findall(text.casefold())
+        english = sum(word in self._stop_words for word in words)
+        other = sum(word in _other_stop_words() for word in words)
+        return other < 2 or other <= english
+
+    def holds_listed_name(self, text: str) -> bool:
+        """Whether a word of ``text`` is a listed given or family name."""
+        self._pipeline()
+        return self._listed is not None and self._listed.holds_name(text)
 
     def listed(self, text: str) -> list[Span]:
         """Names starting with a listed given name (``name_lists``), before NER."""
@@ -381,6 +406,18 @@ class NameFinder:
             ]
             flags[index] = _mostly_named(text, [p for p in people if not self._refutes(text, p)])
         return flags
+
+
+@lru_cache(maxsize=1)
+def _other_stop_words() -> frozenset[str]:
+    """The stop words of ``OTHER_LANGUAGES`` that are no English stop words."""
+    from spacy.lang.en.stop_words import STOP_WORDS as ENGLISH
+
+    words: set[str] = set()
+    for language in OTHER_LANGUAGES:
+        module = importlib.import_module(f"spacy.lang.{language}.stop_words")
+        words |= {word.casefold() for word in module.STOP_WORDS}
+    return frozenset(words - {word.casefold() for word in ENGLISH})
 
 
 def _ner_span(text: str, entity: Any, entity_type: str) -> Span | None:
