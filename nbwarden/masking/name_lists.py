@@ -161,7 +161,7 @@ class ListedNames:
         """The index of the last word of the name starting at ``start``, if the capitalised
         words that follow it hold a surname (or follow a particle: ``Marleen de Wit``)."""
         last = None
-        surname = particle = False
+        surname = particle = capital_particle = False
         for index in range(start + 1, min(len(words), start + 1 + MAX_NAME_WORDS)):
             if not _adjacent(text, words, index - 1):
                 break
@@ -169,9 +169,11 @@ class ListedNames:
             folded = word.casefold()
             if folded in self._particles:
                 particle = True
+                capital_particle = _capitalised(word)
                 continue
-            if not _capitalised(word) or self._is_thing(folded):
-                break
+            if not _capitalised(word) or (self._is_thing(folded) and not capital_particle):
+                break  # after Le, De or Van an English word is a surname: Dominique Le Gall
+            capital_particle = False
             last = index
             surname = surname or particle or self._looks_like_surname(folded)
         return last if surname else None

@@ -177,3 +177,25 @@ def test_a_name_on_no_list_is_found_as_two_foreign_words_in_a_sentence(masker: M
     sentence. (Made-up names, on no list.)"""
     text = masker.mask_text("I spoke to Zorblina Kwarthusz about the refund.").text
     assert text.startswith("I spoke to PERSON_") and text.endswith(" about the refund.")
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Appel de Dominique Le Gall au sujet de la facture.", "Le Gall"),
+        ("Signed by Pieter De Bank at the desk.", "De Bank"),
+    ],
+)
+def test_an_english_word_after_a_capital_particle_is_a_surname(
+    masker: Masker, text: str, name: str
+) -> None:
+    """``Gall`` and ``Bank`` are English words, so the lists took the name to end before
+    them, and NER did not find it either: the whole name stayed readable."""
+    assert name not in masker.mask_text(text).text
+
+
+@pytest.mark.parametrize("benign", ["Paris la Defense office", "Victoria de Bank is open"])
+def test_an_english_word_after_a_lower_case_particle_is_no_surname(
+    masker: Masker, benign: str
+) -> None:
+    assert masker.mask_text(benign).text == benign
