@@ -14,7 +14,6 @@ entity holds digits, not ``NULL`` or ``$1``, so the SQL of a cell keeps its stru
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from nbwarden.identifiers import PERSON, url_decoded
 from nbwarden.masking.columns import hinted_entity
@@ -61,13 +60,13 @@ def keyed_spans(profile: Profile, text: str) -> list[Span]:
             spans += _keyed(profile, text, match["key"], *match.span("value"))
     if ":" in text:
         for match in _LINE.finditer(text):
-            if _entity_of_key(profile, match["key"]) == PERSON:
+            if hinted_entity(profile, match["key"]) == PERSON:
                 spans += _keyed(profile, text, match["key"], *match.span("value"))
     return spans
 
 
 def _keyed(profile: Profile, text: str, key: str, start: int, end: int) -> list[Span]:
-    entity = _entity_of_key(profile, key)
+    entity = hinted_entity(profile, key)
     if entity is None or start == end or not _reads_as(entity, text[start:end]):
         return []
     return [Span(start, end, entity, KEYED_SCORE)]
@@ -88,8 +87,3 @@ def _reads_as_a_name(value: str, encoded: bool) -> bool:
     words = value.split()
     capitalised = sum(word[0].isupper() for word in words)
     return capitalised >= 0.6 * len(words) or (encoded and len(words) > 1)
-
-
-@lru_cache(maxsize=4096)
-def _entity_of_key(profile: Profile, key: str) -> str | None:
-    return hinted_entity(profile, key)
