@@ -18,10 +18,14 @@ EMAIL = "EMAIL_ADDRESS"
 PHONE = "PHONE_NUMBER"
 PERSON = "PERSON"
 SWEDISH_PERSONAL_NUMBER = "SE_PERSONNUMMER"
+MAC_ADDRESS = "MAC_ADDRESS"
 
 _SPACES = re.compile(r"\s+")
 _NAME_PART = re.compile(r"[^\W\d_][^,.\d]*")
 _ID_NOISE = re.compile(r"[\s\-./]")
+_NOT_HEX = re.compile(r"[^0-9A-Fa-f]")
+"""A hardware address is its twelve hex digits, written ``3c:22:...``, ``3C-22-...`` or
+``3c22.fb7a.910e``."""
 _MIN_PHONE_DIGITS = 8
 _LEADING_ZERO_REGIONS = frozenset({"IT", "SM", "VA"})
 """Plans where a leading 0 is part of the number, not a trunk prefix."""
@@ -242,4 +246,6 @@ def normalize_identifier(
         return normalize_name(value)
     if entity_type == SWEDISH_PERSONAL_NUMBER:
         return normalize_swedish_personal_number(value)
+    if entity_type == MAC_ADDRESS:
+        return _NOT_HEX.sub("", value).upper()
     return normalize_id(value)

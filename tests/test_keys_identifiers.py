@@ -87,6 +87,8 @@ def test_derived_keys_differ_by_purpose_and_hash_is_keyed(tmp_path):
         ("SE_PERSONNUMMER", "880320+0016", "8803200016"),
         ("SE_PERSONNUMMER", "198803200016", "8803200016"),
         ("PERSON", "Jane+Roe", "jane roe"),
+        ("MAC_ADDRESS", "3c:22:fb:7a:91:0e", "3C22FB7A910E"),
+        ("MAC_ADDRESS", "3c22.fb7a.910e", "3C22FB7A910E"),
         ("PERSON", "Ren%C3%A9e%20O%27Neil", "renee o'neil"),
         ("PHONE_NUMBER", "%2B44%2020%207946%200958", "+442079460958"),
         ("EMAIL_ADDRESS", "jane.doe%2Bshop%40example.com", "jane.doe@example.com"),

@@ -34,6 +34,7 @@ Validator = Callable[[str], bool]
 _NINO = re.compile(r"^[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]$")
 _NINO_BAD_PREFIXES = frozenset({"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"})
 _CARD_DIGITS = re.compile(r"^\d{13,19}$")
+_MAESTRO_DIGITS = re.compile(r"^\d{12,19}$")
 _NOISE = re.compile(r"[\s\-./]")
 
 
@@ -50,6 +51,12 @@ def is_uk_nino(value: str) -> bool:
 def is_card_number(value: str) -> bool:
     compact = _compact(value)
     return bool(_CARD_DIGITS.match(compact)) and luhn.is_valid(compact)
+
+
+def is_maestro_number(value: str) -> bool:
+    """Maestro's numbers run from 12 digits; the other schemes' from 13."""
+    compact = _compact(value)
+    return bool(_MAESTRO_DIGITS.match(compact)) and luhn.is_valid(compact)
 
 
 def is_ip_address(value: str) -> bool:
@@ -76,6 +83,7 @@ def _pt_nif(value: str) -> bool:
 
 STATIC_VALIDATORS: dict[str, Validator] = {
     "luhn": is_card_number,
+    "luhn_maestro": is_maestro_number,
     "iban": iban.is_valid,
     "ip": is_ip_address,
     "us_ssn": ssn.is_valid,
