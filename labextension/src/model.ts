@@ -115,6 +115,7 @@ export const ENTITY_TYPES: string[] = [
   'STREET_ADDRESS',
   'DATE_OF_BIRTH',
   'IP_ADDRESS',
+  'MAC_ADDRESS',
   'IBAN_CODE',
   'CREDIT_CARD',
   'NATIONAL_ID',
