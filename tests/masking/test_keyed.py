@@ -126,3 +126,22 @@ def test_a_key_on_a_line_of_its_own_names_the_rest_of_the_line(masker: Masker) -
 )
 def test_lines_of_code_and_notes_keep_their_keys_values(masker: Masker, code: str) -> None:
     assert masker.mask_text(code).text == code
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "WHERE email = '{email}'",
+        "grep '{email}' app.log",
+        "{{'email': '{email}', 'tier': 'gold'}}",
+    ],
+)
+def test_an_address_in_single_quotes_is_the_address(masker: Masker, text: str) -> None:
+    """The quote before it was taken into the address: another pseudonym than the same
+    address elsewhere, and a subject ``'jane@...`` no request for it found."""
+    email = fake.email()
+    quoted = masker.mask_text(text.format(email=email))
+    plain = masker.mask_text(f"mail {email} now")
+    pseudonym = plain.text.split()[1]
+    assert f"'{pseudonym}'" in quoted.text
+    assert [s.identifier for s in quoted.subjects] == [email.lower()]

@@ -165,6 +165,23 @@ def test_dsar_for_an_address_finds_it_with_any_subaddress(store: ProvenanceStore
     ]
 
 
+def test_dsar_for_an_address_finds_it_as_found_in_single_quotes(store: ProvenanceStore) -> None:
+    """The masker took the quote before ``'jane@example.org'`` (a grep, a log line, a
+    Python repr) into the address until the third session of 2026-12-07: such records hold
+    ``'jane@example.org``, which a request for the address still finds."""
+    fake = Faker()
+    fake.seed_instance(1211)
+    address = fake.email()
+    ids = []
+    for identifier in (f"'{address}", normalize_identifier(EMAIL, address)):
+        execution_id = store.record_start(sample_start("erin"))
+        subjects = [Subject(EMAIL, identifier, "email")]
+        store.record_end(execution_id, ExecutionEnd(status="ok", rows=1, subjects=subjects))
+        ids.append(execution_id)
+    found = [entry["execution_id"] for entry in store.dsar([(EMAIL, address.upper())])]
+    assert sorted(found) == sorted(ids)
+
+
 def test_dsar_for_a_personnummer_finds_it_with_or_without_its_century(
     store: ProvenanceStore,
 ) -> None:
