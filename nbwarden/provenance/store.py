@@ -1064,8 +1064,8 @@ def _subject_forms(entity_type: str, value: str, phone_regions: Sequence[str]) -
     """The normalised forms a subject access request for ``value`` looks up: besides its
     own, a phone number as the masker reads it written nationally, and the forms records
     written before 2026-12-07 hold (a name with a title or a suffix, an e-mail address with
-    its subaddress or, found in single quotes, the quote before it, a personnummer with its
-    century)."""
+    its subaddress or, found in quotes, the single quote or backtick before it, a
+    personnummer with its century)."""
     if entity_type == PHONE:
         return phone_forms(value, phone_regions)
     normalised = normalize_identifier(entity_type, value, phone_regions)
@@ -1074,7 +1074,7 @@ def _subject_forms(entity_type: str, value: str, phone_regions: Sequence[str]) -
         forms += name_forms_with_titles(normalised)
     elif entity_type == EMAIL:
         forms.append(email_as_written(value))
-        forms += [f"'{form}" for form in forms]
+        forms += [f"{quote}{form}" for form in forms for quote in "'`"]
     elif entity_type == SWEDISH_PERSONAL_NUMBER:
         forms += swedish_personal_number_forms(normalised)
     return list(dict.fromkeys(forms))
