@@ -223,17 +223,24 @@ async def run_cell(demo: RunningDemo, channel: WebSocketClientConnection, code: 
     message["metadata"] = {"cellId": uuid.uuid4().hex}
     await channel.write_message(json.dumps(message))
     texts: list[str] = []
+    status: str | None = None
+    idle = False
     approver = asyncio.create_task(approve_as_dpo(demo)) if "UPDATE" in code else None
     try:
-        while True:
+        while status is None or not idle:  # the reply and the outputs come on two channels
             raw = await asyncio.wait_for(channel.read_message(), 180)
             assert isinstance(raw, str)
             reply = json.loads(raw)
             if reply.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
             if reply["msg_type"] == "execute_reply":
-                return CellRun(reply["content"]["status"], "\n".join(texts))
+                status = reply["content"]["status"]
+                continue
+            idle = idle or (
+                reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle"
+            )
             texts.append(json.dumps(reply["content"]))
+        return CellRun(status, "\n".join(texts))
     finally:
         if approver is not None:
             await approver
