@@ -790,6 +790,7 @@ class _Session:
         hits = self.masker.scanner.candidate_rules(pa.array(read, pa.string()))
         names = self.masker.names
         spans_per_text: list[list[Span]] = []
+        keyed_per_text: list[list[Span]] = []
         windows: dict[str, list[tuple[int, int]]] = {}
         shouting: dict[int, str] = {}
         for index, text in enumerate(read):
@@ -797,11 +798,14 @@ class _Session:
                 self._check_stop()
             if text is None:
                 spans_per_text.append([])
+                keyed_per_text.append([])
                 continue
+            keyed = keyed_spans(self.profile, text)
+            keyed_per_text.append(keyed)
             named = sentence_case(text)
             if named is not None:
                 shouting[index] = named
-            spans, cued = self._spans_before_ner(text, named, hits.get(index))
+            spans, cued = self._spans_before_ner(text, named, hits.get(index), keyed)
             spans_per_text.append(spans)
             for start, end in names.windows(named or text, spans + cued):
                 windows.setdefault((named or text)[start:end], []).append((index, start))
@@ -812,35 +816,25 @@ class _Session:
             _UNCHANGED
             if original is None or text is None
             else self._apply_spans(
-                original, self._with_keyed(text, names.extend(text, spans)), plain.get(index)
+                original, _with_keyed(text, names.extend(text, spans), keyed), plain.get(index)
             )
-            for index, (original, text, spans) in enumerate(
-                zip(texts, read, spans_per_text, strict=True)
+            for index, (original, text, spans, keyed) in enumerate(
+                zip(texts, read, spans_per_text, keyed_per_text, strict=True)
             )
         ]
 
-    def _with_keyed(self, text: str, spans: list[Span]) -> list[Span]:
-        """``spans`` with the values their keys name in place of any span overlapping one:
-        NER can take a keyed name into a longer span that the name lists then refute as a
-        thing (``Jane Roe;email``), or run it on over markup (``Jane Roe</name><tier``)."""
-        keyed = keyed_spans(self.profile, text)
-        if not keyed:
-            return spans
-        taken = covered_characters(text, keyed)
-        return sorted(
-            [s for s in spans if not any(taken[s.start : s.end])] + keyed,
-            key=attrgetter("start"),
-        )
-
     def _spans_before_ner(
-        self, text: str, named: str | None, rule_indices: list[int] | None
+        self,
+        text: str,
+        named: str | None,
+        rule_indices: list[int] | None,
+        keyed: list[Span],
     ) -> tuple[list[Span], list[Span]]:
-        """Regex and known-name spans of one text, and the PERSON spans cue words found.
-        ``named`` is the text capitalised when it is written in capitals: NER and known
-        names read that, and its non-PERSON regex spans join the text's own."""
+        """Regex, keyed and known-name spans of one text, and the PERSON spans cue words
+        found. ``named`` is the text capitalised when it is written in capitals: NER and
+        known names read that, and its non-PERSON regex spans join the text's own."""
         scanner = self.masker.scanner
         found = scanner.find(text, rule_indices) if rule_indices else []
-        keyed = keyed_spans(self.profile, text)
         if keyed:
             found = resolve_overlaps(found + keyed)
         if named is not None:
@@ -964,6 +958,19 @@ class _Session:
                 None if v is None else json.dumps(v, ensure_ascii=False) for v in masked_documents
             ]
             return pa.array(dumped, pa.string())
+
+
+def _with_keyed(text: str, spans: list[Span], keyed: list[Span]) -> list[Span]:
+    """``spans`` with the values their keys name (``keyed``) in place of any span
+    overlapping one: NER can take a keyed name into a longer span that the name lists then
+    refute as a thing (``Jane Roe;email``), or run it on over markup
+    (``Jane Roe</name><tier``)."""
+    if not keyed:
+        return spans
+    taken = covered_characters(text, keyed)
+    return sorted(
+        [s for s in spans if not any(taken[s.start : s.end])] + keyed, key=attrgetter("start")
+    )
 
 
 def _pair_positions(texts: Sequence[str | None]) -> set[int]:
