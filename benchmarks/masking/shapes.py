@@ -28,21 +28,34 @@ Shape = tuple[list[str] | pa.Array, list[str]]
 
 
 def shapes(rows: int) -> dict[str, Callable[[Faker], Shape]]:
+    def teams(fake: Faker) -> list[list[str]]:
+        return [[fake.name() for _ in range(3)] for _ in range(rows)]
+
+    def json_arrays(fake: Faker) -> Shape:
+        found = teams(fake)
+        return [json.dumps(team) for team in found], [n for team in found for n in team]
+
+    def list_column(fake: Faker) -> Shape:
+        found = teams(fake)
+        return pa.array(found), [n for team in found for n in team]
+
+    def json_owner(fake: Faker) -> Shape:
+        found = teams(fake)
+        values = [json.dumps({"owner": team[0], "team": team[1:]}) for team in found]
+        return values, [n for team in found for n in team]
+
     def people(fake: Faker) -> list[tuple[str, str, str]]:
         return [(fake.name(), fake.email(), fake.city()) for _ in range(rows)]
 
-    def json_arrays(fake: Faker) -> Shape:
-        teams = [[fake.name() for _ in range(3)] for _ in range(rows)]
-        return [json.dumps(team) for team in teams], [n for team in teams for n in team]
+    def people_in(template: str) -> Callable[[Faker], Shape]:
+        """Each row a person's ``name``, ``email`` and ``city`` put in ``template``."""
 
-    def list_column(fake: Faker) -> Shape:
-        teams = [[fake.name() for _ in range(3)] for _ in range(rows)]
-        return pa.array(teams), [n for team in teams for n in team]
+        def make(fake: Faker) -> Shape:
+            found = people(fake)
+            values = [template.format(name=n, email=e, city=c) for n, e, c in found]
+            return values, [name for name, _, _ in found]
 
-    def json_owner(fake: Faker) -> Shape:
-        teams = [[fake.name() for _ in range(3)] for _ in range(rows)]
-        values = [json.dumps({"owner": team[0], "team": team[1:]}) for team in teams]
-        return values, [n for team in teams for n in team]
+        return make
 
     def urls(fake: Faker) -> Shape:
         found = people(fake)
@@ -52,26 +65,6 @@ def shapes(rows: int) -> dict[str, Callable[[Faker], Shape]]:
             for name, email, _ in found
         ]
         return values, [urllib.parse.quote_plus(name) for name, _, _ in found]
-
-    def key_values(fake: Faker) -> Shape:
-        found = people(fake)
-        values = [f"name={name};email={email};city={city}" for name, email, city in found]
-        return values, [name for name, _, _ in found]
-
-    def logfmt(fake: Faker) -> Shape:
-        found = people(fake)
-        values = [f'level=info name="{name}" email={email} op=login' for name, email, _ in found]
-        return values, [name for name, _, _ in found]
-
-    def xml(fake: Faker) -> Shape:
-        found = people(fake)
-        values = [f"<customer><name>{n}</name><town>{c}</town></customer>" for n, _, c in found]
-        return values, [name for name, _, _ in found]
-
-    def html_rows(fake: Faker) -> Shape:
-        found = people(fake)
-        values = [f"<tr><td>{name}</td><td>{city}</td></tr>" for name, _, city in found]
-        return values, [name for name, _, _ in found]
 
     def ldif(fake: Faker) -> Shape:
         found = [(fake.first_name(), fake.last_name(), fake.user_name()) for _ in range(rows)]
@@ -98,10 +91,10 @@ def shapes(rows: int) -> dict[str, Callable[[Faker], Shape]]:
         "a list column of names": list_column,
         "JSON owner and team": json_owner,
         "logged URLs": urls,
-        "key=value lists": key_values,
-        "logfmt lines": logfmt,
-        "XML payloads": xml,
-        "HTML table rows": html_rows,
+        "key=value lists": people_in("name={name};email={email};city={city}"),
+        "logfmt lines": people_in('level=info name="{name}" email={email} op=login'),
+        "XML payloads": people_in("<customer><name>{name}</name><town>{city}</town></customer>"),
+        "HTML table rows": people_in("<tr><td>{name}</td><td>{city}</td></tr>"),
         "ldapsearch output": ldif,
         "names in lower case": lower_case,
         "MAC addresses": mac_addresses,
