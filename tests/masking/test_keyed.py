@@ -146,3 +146,13 @@ def test_an_address_in_single_quotes_is_the_address(masker: Masker, text: str) -
     pseudonym = plain.text.split()[1]
     assert f"'{pseudonym}'" in quoted.text or f"`{pseudonym}`" in quoted.text
     assert [s.identifier for s in quoted.subjects] == [email.lower()]
+
+
+def test_a_pipe_before_an_address_ends_the_field_not_the_address(masker: Masker) -> None:
+    """``psql -At`` separates fields with ``|``, which RFC 5322 allows in a local part:
+    ``Gordon|jdoe@...`` was one address, a subject no request for ``jdoe@...`` found."""
+    email = fake.email()
+    result = masker.mask_text(f"Gordon|{email}|active")
+    assert result.text.startswith("Gordon|EMAIL_ADDRESS_") and result.text.endswith("|active")
+    emails = [s.identifier for s in result.subjects if s.entity_type == "EMAIL_ADDRESS"]
+    assert emails == [email.lower()]
