@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 from faker import Faker
 
+from nbwarden.identifiers import PERSON, normalize_identifier
 from nbwarden.masking import Masker
+from nbwarden.masking.results import SubjectRef
 
 Shape = tuple[list[str] | pa.Array, list[str]]
 """The values of a column, and the planted values that must not stay readable."""
@@ -109,8 +111,42 @@ def german_notes(rows: int) -> list[str]:
     ]
 
 
+def named_shapes(rows: int) -> dict[str, Callable[[Faker], tuple[list[str], list[str]]]]:
+    """Lines that hold names, and the names: a subject access request for each must find
+    it, so the subject recorded must be the name alone, not joined to its neighbours."""
+
+    def names(fake: Faker) -> list[str]:
+        return [f"{fake.first_name()} {fake.last_name()}" for _ in range(rows)]
+
+    def listing(fake: Faker) -> tuple[list[str], list[str]]:
+        found = names(fake)
+        return found, found
+
+    def after_a_word(fake: Faker) -> tuple[list[str], list[str]]:
+        found = names(fake)
+        words = ("Today", "Patient", "Applicant", "Driver", "Tenant")
+        lines = [f"{words[i % 5]} {name} called about the invoice." for i, name in enumerate(found)]
+        return lines, found
+
+    def psql_rows(fake: Faker) -> tuple[list[str], list[str]]:
+        found = names(fake)
+        return [f"{name}|{fake.email()}|{fake.city()}" for name in found], found
+
+    return {
+        "one name a line": listing,
+        "a word before a name": after_a_word,
+        "psql -At rows": psql_rows,
+    }
+
+
 def readable(shown: str, planted: list[str]) -> int:
     return sum(value in shown for value in planted)
+
+
+def found_by_request(subjects: Sequence[SubjectRef], names: list[str]) -> int:
+    """How many of ``names`` a request by name finds among a result's subjects."""
+    people = {subject.identifier for subject in subjects if subject.entity_type == PERSON}
+    return sum(normalize_identifier(PERSON, name) in people for name in names)
 
 
 def main() -> None:
@@ -134,6 +170,15 @@ def main() -> None:
     shown = masker.mask_table(pa.table({"notiz": notes})).table.column("notiz").to_pylist()
     changed = sum(before != after for before, after in zip(notes, shown, strict=True))
     print(f"German notes without names changed: {changed}/{len(notes)}")
+    print("\nnames a subject access request finds among the subjects masked")
+    print(f"{'shape':<26}{'as a column':>14}{'in shell output':>18}")
+    for seed, (name, make_lines) in enumerate(named_shapes(args.rows).items()):
+        fake = Faker(["en_GB", "en_US", "de_DE", "fr_FR", "es_ES"])
+        fake.seed_instance(200 + seed)
+        lines, people = make_lines(fake)
+        as_column = found_by_request(masker.mask_table(pa.table({"line": lines})).subjects, people)
+        shell = found_by_request(masker.mask_output("\n".join(lines)).subjects, people)
+        print(f"{name:<26}{as_column:>8}/{len(people):<5}{shell:>12}/{len(people)}")
 
 
 if __name__ == "__main__":

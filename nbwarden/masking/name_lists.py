@@ -82,7 +82,7 @@ class ListedNames:
         index = 0
         while index < len(words):
             word = words[index][0]
-            if self._starts(word):
+            if self.is_given_name(word):
                 end = self._name_end(text, words, index)
             elif word.islower():
                 end = self._lower_case_name_end(text, words, index)
@@ -150,7 +150,7 @@ class ListedNames:
             if _capitalised(match["surname"]) and not self._is_english(match["surname"].casefold())
         ]
 
-    def _starts(self, word: str) -> bool:
+    def is_given_name(self, word: str) -> bool:
         """A capitalised given name (``Jean-Pierre`` by its first part)."""
         folded = word.casefold()
         return _capitalised(word) and (
@@ -171,7 +171,7 @@ class ListedNames:
                 particle = True
                 capital_particle = _capitalised(word)
                 continue
-            if not _capitalised(word) or (self._is_thing(folded) and not capital_particle):
+            if not _capitalised(word) or (self.is_thing(folded) and not capital_particle):
                 break  # after Le, De or Van an English word is a surname: Dominique Le Gall
             capital_particle = False
             last = index
@@ -190,14 +190,14 @@ class ListedNames:
         if len(words) < 2 or any(word in self._particles for word in words):
             return False
         first, last = words[0], words[-1]
-        return self._is_thing(last) and (self._is_english(first) or first not in self._given)
+        return self.is_thing(last) and (self._is_english(first) or first not in self._given)
 
     def _is_place(self, folded_words: list[str]) -> bool:
         if any(word in self._given for word in folded_words):
             return False
         return " ".join(folded_words) in self._places
 
-    def _is_thing(self, folded: str) -> bool:
+    def is_thing(self, folded: str) -> bool:
         """An English word that is no listed name (``kettle``, ``called``)."""
         listed = folded in self._family or folded in self._given
         return not listed and self._is_english(folded)

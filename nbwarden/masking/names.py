@@ -28,6 +28,9 @@ OTHER_LANGUAGES = ("de", "fr", "es", "it", "nl", "pt", "pl", "sv", "da", "fi", "
 """EU languages in Latin letters whose stop words tell a text written in them from English
 (spaCy ships the lists with its code, no model needed)."""
 _WORD = re.compile(r"[^\W\d_]+")
+_RECORD_BREAK = re.compile(r"[\t\n\v\f\r|\x1c-\x1e\x85\u2028\u2029]+")
+"""What ends a line or a field (``psql -At`` separates fields with ``|``): no name goes on
+past one."""
 NER_BATCH_SIZE = 64
 """Texts per ``nlp.pipe`` batch, and between two questions to a caller's ``stop``: as fast as
 512 on CPU (notes and 500-character windows alike), and a batch of long windows takes
@@ -187,7 +190,31 @@ class NameFinder:
             else span
             for span in spans
         ]
-        return resolve_overlaps([span for span in grown if not self._refutes(text, span)])
+        kept = [
+            self._without_words_before(text, span, found) if span.entity == PERSON else span
+            for span, found in zip(grown, spans, strict=True)
+            if not self._refutes(text, span)
+        ]
+        return resolve_overlaps(kept)
+
+    def _without_words_before(self, text: str, grown: Span, found: Span) -> Span:
+        """``grown`` without the English words that are no listed name at its start: those
+        it took in before ``found`` (``Today`` in ``Today Charlotte Jones called``), and
+        NER's own before a listed given name (``Applicant Jonathan Wilson``). The person,
+        and the subject a request for her finds, is ``Charlotte Jones``. The span grown
+        over them still tells a thing (``Milano Rug``) from a person."""
+        if self._listed is None:
+            return grown
+        words = list(NAME_WORD.finditer(text, grown.start, grown.end))
+        dropped = 0
+        while dropped < len(words) - 1 and self._listed.is_thing(words[dropped].group().casefold()):
+            dropped += 1
+        added = sum(word.start() < found.start for word in words)
+        if dropped > added and not self._listed.is_given_name(words[dropped].group()):
+            dropped = added
+        if not dropped:
+            return grown
+        return Span(words[dropped].start(), grown.end, grown.entity, grown.score)
 
     def _without_suffixes(self, text: str, span: Span) -> Span:
         """``span`` ending before the suffixes after a name (``Jr``, ``MD``), as NER often
@@ -345,8 +372,55 @@ class NameFinder:
             span
             for ent in doc.ents
             if ent.label_ in self._labels
-            and (span := _ner_span(text, ent, self._labels[ent.label_]))
+            for span in self._ner_spans(
+                text, ent.start_char, ent.end_char, self._labels[ent.label_]
+            )
         )
+
+    def _ner_spans(self, text: str, start: int, end: int, entity_type: str) -> list[Span]:
+        """NER's entity as spans, one per line or tab-separated field it covers.
+
+        NER reads across line breaks: it takes two records' names for one person, or one
+        record's last word with the next one's name (``Glen\\nPatient Charlotte Jones``).
+        One placeholder over them loses the line, and its subject is nobody's."""
+        edges = [start]
+        for found in _RECORD_BREAK.finditer(text, start, end):
+            edges += found.span()
+        edges.append(end)
+        spans = []
+        for index in range(0, len(edges), 2):
+            piece = self._within_record(
+                text, edges[index], edges[index + 1], index > 0, index + 2 < len(edges)
+            )
+            if piece and (span := _ner_span(text, *piece, entity_type)):
+                spans.append(span)
+        return spans
+
+    def _within_record(
+        self, text: str, start: int, end: int, after_break: bool, before_break: bool
+    ) -> tuple[int, int] | None:
+        """A piece of an entity between record breaks, without the words at a break that
+        are no name (a stop word, a common word, an English word that is no listed name):
+        they belong to the other record. None when no word is left."""
+        if not (after_break or before_break):
+            return start, end
+        words = list(NAME_WORD.finditer(text, start, end))
+        while after_break and words and self._not_a_name(words[0].group()):
+            words.pop(0)
+        while before_break and words and self._not_a_name(words[-1].group()):
+            words.pop()
+        if not words:
+            return None
+        return (
+            words[0].start() if after_break else start,
+            words[-1].end() if before_break else end,
+        )
+
+    def _not_a_name(self, word: str) -> bool:
+        folded = word.casefold()
+        if folded in self._common_folded or word.lower() in self._stop_words:
+            return True
+        return self._listed is not None and self._listed.is_thing(folded)
 
     def _refutes(self, text: str, span: Span) -> bool:
         """Whether ``span`` is a PERSON the name lists show to be a thing (``Georgia
@@ -402,7 +476,8 @@ class NameFinder:
             people = [
                 span
                 for e in doc.ents
-                if e.label_ == PERSON and (span := _ner_span(text, e, PERSON))
+                if e.label_ == PERSON
+                for span in self._ner_spans(text, e.start_char, e.end_char, PERSON)
             ]
             flags[index] = _mostly_named(text, [p for p in people if not self._refutes(text, p)])
         return flags
@@ -420,12 +495,11 @@ def _other_stop_words() -> frozenset[str]:
     return frozenset(words - {word.casefold() for word in ENGLISH})
 
 
-def _ner_span(text: str, entity: Any, entity_type: str) -> Span | None:
+def _ner_span(text: str, start: int, end: int, entity_type: str) -> Span | None:
     """NER's entity without the quotes and brackets it takes in at its edges (in ``'Jane
     Roe'`` it finds ``Jane Roe'``): hidden behind the placeholder, the closing quote would be
     lost, and the identifier ``jane roe'`` is one a subject access request for Jane Roe never
     finds. None when nothing is left."""
-    start, end = entity.start_char, entity.end_char
     while start < end and text[start] in _NOT_AN_ENTITY_EDGE:
         start += 1
     while end > start and text[end - 1] in _NOT_AN_ENTITY_EDGE:
