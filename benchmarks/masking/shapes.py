@@ -128,14 +128,19 @@ def named_shapes(rows: int) -> dict[str, Callable[[Faker], tuple[list[str], list
         lines = [f"{words[i % 5]} {name} called about the invoice." for i, name in enumerate(found)]
         return lines, found
 
-    def psql_rows(fake: Faker) -> tuple[list[str], list[str]]:
-        found = names(fake)
-        return [f"{name}|{fake.email()}|{fake.city()}" for name in found], found
+    def records(delimiter: str) -> Callable[[Faker], tuple[list[str], list[str]]]:
+        def make(fake: Faker) -> tuple[list[str], list[str]]:
+            found = names(fake)
+            fields = ((name, fake.email(), fake.city()) for name in found)
+            return [delimiter.join(record) for record in fields], found
+
+        return make
 
     return {
         "one name a line": listing,
         "a word before a name": after_a_word,
-        "psql -At rows": psql_rows,
+        "psql -At rows": records("|"),
+        "tab-separated rows": records("\t"),
     }
 
 

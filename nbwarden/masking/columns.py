@@ -17,7 +17,7 @@ from nbwarden.caches import BoundedCache
 from nbwarden.masking.profile import Profile
 from nbwarden.masking.scanner import Span, TextScanner
 
-Kind = Literal["entity", "free_text", "json", "row", "scan", "skip", "statistic"]
+Kind = Literal["delimited", "entity", "free_text", "json", "row", "scan", "skip", "statistic"]
 
 NER_SAMPLE = 30
 PLAN_CACHE_ENTRIES = 1024
@@ -35,6 +35,8 @@ class ColumnPlan:
     """Computed from the entity's values (``substr(iban, 3, 2)``): masked whole by the
     entity's placeholder (``Operators.apply``); in a nested value, every leaf that no key
     names."""
+    delimiter: str = ""
+    """Of a ``delimited`` column: what parts each value's fields."""
 
 
 class PlanKey(NamedTuple):
@@ -225,6 +227,9 @@ class ColumnClassifier:
             return ColumnPlan("free_text", None, "content")
         if _share(sample, _has_markup) >= self._profile.thresholds.column_share:
             return ColumnPlan("free_text", None, "markup")
+        delimiter = _field_delimiter(sample, self._profile.thresholds.column_share)
+        if delimiter:
+            return ColumnPlan("delimited", None, "fields", delimiter=delimiter)
         return (
             self._by_content(sample)
             or self._by_names(sample)
@@ -232,7 +237,8 @@ class ColumnClassifier:
         )
 
     def _looks_like_free_text(self, sample: list[str]) -> bool:
-        words = sorted(len(value.split()) for value in sample)
+        """Most values have a few words in one tab-separated field: tabs part fields."""
+        words = sorted(max(len(field.split()) for field in value.split("\t")) for value in sample)
         return words[len(words) // 2] >= self._profile.thresholds.free_text_min_words
 
     def _by_content(self, sample: list[str]) -> ColumnPlan | None:
@@ -325,6 +331,21 @@ def _is_json_container(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+FIELD_DELIMITERS = ("|", "\t")
+"""What parts the fields of a value that is a record (``Ann Lee|ann@example.org|Leeds``:
+``psql -At``, a tab-separated export, a legacy field kept in one column)."""
+
+
+def _field_delimiter(sample: list[str], share: float) -> str | None:
+    """The delimiter that parts most sampled values, each a line, into as many fields."""
+    for delimiter in FIELD_DELIMITERS:
+        widths = Counter(v.count(delimiter) for v in sample if "\n" not in v)
+        width, count = widths.most_common(1)[0] if widths else (0, 0)
+        if width and count >= share * len(sample):
+            return delimiter
+    return None
 
 
 def _share(sample: list[str], test: Callable[[str], bool]) -> float:

@@ -521,8 +521,8 @@ class _Session:
                 if plan.kind in ("scan", "skip") and not plan.lenient:
                     self.plans[index] = ColumnPlan("free_text", None, "text table")
         kinds = {plan.kind for plan in self.plans.values()}
-        self._values_read = bool(kinds & {"scan", "json"})
-        self._name_words_read = bool(kinds & {"free_text", "json", "row", "statistic"})
+        self._values_read = bool(kinds & {"scan", "json", "delimited"})
+        self._name_words_read = bool(kinds & {"free_text", "json", "row", "statistic", "delimited"})
 
     def _find_statistics_key(self, names: list[str]) -> int | None:
         """The key column of column statistics (``Profile.statistics``), if this is one."""
@@ -636,7 +636,36 @@ class _Session:
             return self._whole_rows(uniques)
         if plan.kind == "json":
             return self._json_values(uniques, name)
+        if plan.kind == "delimited":
+            return self._records(uniques, plan.delimiter)
         return self._scan(uniques, plan.lenient, array)
+
+    def _records(self, values: list[str], delimiter: str) -> list[_Value]:
+        """Values that are records of fields (``Ann Lee|ann@example.org|Leeds``): the fields
+        at each position planned together, as the leaves of one JSON key are, without the
+        spaces around them (``| Ann Lee |``, as Markdown pads them). A value with another
+        number of fields, or of several lines, is free text."""
+        rows = [value.split(delimiter) if "\n" not in value else [] for value in values]
+        width = Counter(len(row) for row in rows if row).most_common(1)[0][0]
+        records = [index for index, row in enumerate(rows) if len(row) == width]
+        fields = [
+            self._fields([rows[index][position].strip() for index in records])
+            for position in range(width)
+        ]
+        other = [None if len(row) == width else v for v, row in zip(values, rows, strict=True)]
+        outcomes = self.free_texts(other)
+        for record, parts in zip(records, zip(*fields, strict=True), strict=True):
+            outcomes[record] = _joined(parts, rows[record], delimiter)
+        return outcomes
+
+    def _fields(self, texts: list[str]) -> list[_Value]:
+        """The outcomes of the fields at one position of a column's records."""
+        plan = self.masker.classifier.plan("", pa.chunked_array([texts], pa.string()))
+        if plan.kind == "entity" and plan.entity:
+            return [self._whole(plan.entity, text) for text in texts]
+        if plan.kind == "free_text":
+            return self.free_texts(texts)
+        return self._scan(texts, plan.lenient)
 
     def _record(
         self, name: str, outcomes: list[_Value], counts: list[int], findings: _Findings
@@ -996,6 +1025,7 @@ def _people(spans: list[Span]) -> list[Span]:
 
 
 _PLAN_ORDER = {
+    "delimited": 4,
     "entity": 0,
     "scan": 1,
     "skip": 2,
@@ -1004,6 +1034,26 @@ _PLAN_ORDER = {
     "row": 4,
     "statistic": 4,
 }
+
+
+def _joined(parts: Sequence[_Value], fields: list[str], delimiter: str) -> _Value:
+    """One outcome for a record from the outcomes of its fields, each masked without the
+    spaces around it."""
+    found = tuple(chain.from_iterable(part.found for part in parts))
+    if all(part.replacement is None for part in parts):
+        return _Value(None, found, ()) if found else _UNCHANGED
+    shown = [
+        field if part.replacement is None else _padded_like(field, part.replacement)
+        for part, field in zip(parts, fields, strict=True)
+    ]
+    entities = tuple(chain.from_iterable(part.masked_entities for part in parts))
+    return _Value(delimiter.join(shown), found, entities)
+
+
+def _padded_like(field: str, replacement: str) -> str:
+    stripped = field.strip()
+    start = field.index(stripped) if stripped else 0
+    return field[:start] + replacement + field[start + len(stripped) :]
 
 
 def _changed_rows(replacements: pa.Array, indices: pa.Array) -> list[int]:
