@@ -28,9 +28,9 @@ OTHER_LANGUAGES = ("de", "fr", "es", "it", "nl", "pt", "pl", "sv", "da", "fi", "
 """EU languages in Latin letters whose stop words tell a text written in them from English
 (spaCy ships the lists with its code, no model needed)."""
 _WORD = re.compile(r"[^\W\d_]+")
-_RECORD_BREAK = re.compile(r"[\t\n\v\f\r|\x1c-\x1e\x85\u2028\u2029]+")
-"""What ends a line or a field (``psql -At`` separates fields with ``|``): no name goes on
-past one."""
+_NOT_IN_A_NAME = re.compile(r"[\t\n\v\f\r|\x1c-\x1e\x85\u2028\u2029]+|[^\s|]*\d[^\s|]*")
+"""What ends a line or a field (``psql -At`` separates fields with ``|``), and words with
+digits: no name goes on past either."""
 NER_BATCH_SIZE = 64
 """Texts per ``nlp.pipe`` batch, and between two questions to a caller's ``stop``: as fast as
 512 on CPU (notes and 500-character windows alike), and a batch of long windows takes
@@ -378,13 +378,16 @@ class NameFinder:
         )
 
     def _ner_spans(self, text: str, start: int, end: int, entity_type: str) -> list[Span]:
-        """NER's entity as spans, one per line or tab-separated field it covers.
+        """NER's entity as spans, one per line or field it covers, without words with
+        digits.
 
         NER reads across line breaks: it takes two records' names for one person, or one
         record's last word with the next one's name (``Glen\\nPatient Charlotte Jones``).
-        One placeholder over them loses the line, and its subject is nobody's."""
+        One placeholder over them loses the line, and its subject is nobody's. It also
+        takes numbers in (``Tel 089/1234567``): such a span won over the phone number,
+        and when the name lists then refuted it (Tel is a town), neither was masked."""
         edges = [start]
-        for found in _RECORD_BREAK.finditer(text, start, end):
+        for found in _NOT_IN_A_NAME.finditer(text, start, end):
             edges += found.span()
         edges.append(end)
         spans = []
@@ -399,8 +402,8 @@ class NameFinder:
     def _within_record(
         self, text: str, start: int, end: int, after_break: bool, before_break: bool
     ) -> tuple[int, int] | None:
-        """A piece of an entity between record breaks, without the words at a break that
-        are no name (a stop word, a common word, an English word that is no listed name):
+        """A piece of an entity between breaks (``_NOT_IN_A_NAME``), without the words at a
+        break that are no name (a stop word, a common word, an English word that is no listed name):
         they belong to the other record. None when no word is left."""
         if not (after_break or before_break):
             return start, end
