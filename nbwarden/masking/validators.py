@@ -67,11 +67,19 @@ def is_ip_address(value: str) -> bool:
     return not (address.is_unspecified or (address.version == 6 and value.count(":") < 2))
 
 
+_CALENDAR_DATE = re.compile(r"\s*\d{1,2}([./-])\d{1,2}\1(?:19|20)\d{2}\s*")
+"""``08/10/1965``, ``08.10.1965``: a German number may be written ``089/1234567``, but a
+day, a month and a year of this century or the last are a date."""
+
+
 def phone_validator(regions: Sequence[str]) -> Validator:
-    """A validator accepting international numbers, or national ones of ``regions``."""
+    """A validator accepting international numbers, or national ones of ``regions``; no
+    calendar date (``_CALENDAR_DATE``)."""
     region_tuple = tuple(regions)
 
     def is_phone(value: str) -> bool:
+        if _CALENDAR_DATE.fullmatch(value):
+            return False
         return phone_e164(value, region_tuple) is not None
 
     return is_phone

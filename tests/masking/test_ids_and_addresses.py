@@ -183,3 +183,18 @@ def test_a_cue_word_does_not_take_a_title_for_a_name_in_long_columns(masker: Mas
     masked = masker.mask_table(pa.table({"note": notes})).table.column("note").to_pylist()
     assert masked[0].startswith("Spoke with Mrs. PERSON_") and masked[0].endswith(" today")
     assert masked[1] == notes[1]
+
+
+@pytest.mark.parametrize("written", ["%d/%m/%Y", "%d.%m.%Y", "%m/%d/%Y"])
+def test_a_date_is_no_phone_number(written: str) -> None:
+    """``08/10/1965`` passed as the German number 0810 1965: a birth date after ``DOB:``
+    was recorded as a phone number, and an invoice date was masked as one."""
+    masker = Masker.for_profile("default")
+    fake = Faker()
+    fake.seed_instance(90)
+    born = fake.date_of_birth(minimum_age=20).strftime(written)
+    birth = masker.mask_text(f"DOB: {born}")
+    assert birth.text == "DOB: <DATE_OF_BIRTH>"
+    assert {s.entity_type for s in birth.subjects} == {"DATE_OF_BIRTH"}
+    invoice = f"Invoice date {fake.date_this_year().strftime(written)}"
+    assert masker.mask_text(invoice).text == invoice
