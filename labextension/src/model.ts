@@ -119,6 +119,7 @@ export const ENTITY_TYPES: string[] = [
   'IBAN_CODE',
   'CREDIT_CARD',
   'NATIONAL_ID',
+  'PATIENT_ID',
   'AT_SVNR',
   'BE_NATIONAL_NUMBER',
   'DE_TAX_ID',
