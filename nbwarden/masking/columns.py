@@ -14,10 +14,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nbwarden.caches import BoundedCache
+from nbwarden.masking.hl7 import is_message
 from nbwarden.masking.profile import Profile
 from nbwarden.masking.scanner import Span, TextScanner
 
-Kind = Literal["delimited", "entity", "free_text", "json", "row", "scan", "skip", "statistic"]
+Kind = Literal[
+    "delimited", "entity", "free_text", "hl7", "json", "row", "scan", "skip", "statistic"
+]
 
 NER_SAMPLE = 30
 PLAN_CACHE_ENTRIES = 1024
@@ -221,6 +224,8 @@ class ColumnClassifier:
             return ColumnPlan("entity", hint, "name") if hint else ColumnPlan("scan")
         if _share(sample, _is_json_container) >= self._profile.thresholds.column_share:
             return ColumnPlan("json", hint, "content")
+        if _share(sample, is_message) >= self._profile.thresholds.column_share:
+            return ColumnPlan("hl7", None, "content")
         if hint:
             return ColumnPlan("entity", hint, "name")
         if is_free_text_name(self._profile, name) or self._looks_like_free_text(sample):

@@ -41,6 +41,7 @@ from nbwarden.masking.columns import (
     is_string_type,
 )
 from nbwarden.masking.errors import STOPPED, MaskingError
+from nbwarden.masking.hl7 import is_message, mask_messages
 from nbwarden.masking.keyed import keyed_spans
 from nbwarden.masking.name_lists import NAME_WORD
 from nbwarden.masking.names import NameFinder, covered_characters, sentence_case
@@ -242,6 +243,8 @@ class Masker:
         return _fail_closed(lambda whole: self._mask_output(whole, stop), text)
 
     def _mask_output(self, text: str, stop: Callable[[], bool] | None) -> TextMaskResult:
+        if is_message(text):
+            return self._mask_hl7(text, stop)
         blocks = find_tables(text)
         if not any(isinstance(block, TextTable) for block in blocks):
             return self._mask_text(text, stop)
@@ -258,6 +261,16 @@ class Masker:
             subjects.update(result.subjects)
         ordered = sorted(subjects, key=lambda s: (s.entity_type, s.identifier, s.column or ""))
         return TextMaskResult(render_blocks(rendered), dict(counts), ordered)
+
+    def _mask_hl7(self, text: str, stop: Callable[[], bool] | None) -> TextMaskResult:
+        """HL7 v2 messages printed by a shell cell (``cat adt.hl7``, an interface log)."""
+        outcome = _Session(self, frozenset(), frozenset(), stop=stop).hl7_message(text)
+        found = Subjects(self.profile.not_subjects)
+        for entity, identifier in outcome.found:
+            found.add(entity, identifier, None)
+        masked = text if outcome.replacement is None else outcome.replacement
+        counts = Counter(outcome.masked_entities)
+        return TextMaskResult(text=masked, entity_counts=dict(counts), subjects=sorted(set(found)))
 
     def _mask_text_table(
         self,
@@ -521,8 +534,10 @@ class _Session:
                 if plan.kind in ("scan", "skip") and not plan.lenient:
                     self.plans[index] = ColumnPlan("free_text", None, "text table")
         kinds = {plan.kind for plan in self.plans.values()}
-        self._values_read = bool(kinds & {"scan", "json", "delimited"})
-        self._name_words_read = bool(kinds & {"free_text", "json", "row", "statistic", "delimited"})
+        self._values_read = bool(kinds & {"scan", "json", "delimited", "hl7"})
+        self._name_words_read = bool(
+            kinds & {"free_text", "json", "row", "statistic", "delimited", "hl7"}
+        )
 
     def _find_statistics_key(self, names: list[str]) -> int | None:
         """The key column of column statistics (``Profile.statistics``), if this is one."""
@@ -638,6 +653,8 @@ class _Session:
             return self._json_values(uniques, name)
         if plan.kind == "delimited":
             return self._records(uniques, plan.delimiter)
+        if plan.kind == "hl7":
+            return [self.hl7_message(value) for value in uniques]
         return self._scan(uniques, plan.lenient, array)
 
     def _records(self, values: list[str], delimiter: str) -> list[_Value]:
@@ -657,6 +674,25 @@ class _Session:
         for record, parts in zip(records, zip(*fields, strict=True), strict=True):
             outcomes[record] = _joined(parts, rows[record], delimiter)
         return outcomes
+
+    def hl7_message(self, text: str) -> _Value:
+        """An HL7 v2 message (``nbwarden.masking.hl7``): the fields the profile names
+        masked whole as their entity, its notes as free text, the rest as written."""
+        found: list[tuple[str, str]] = []
+        entities: list[str] = []
+
+        def noted(outcome: _Value) -> str | None:
+            found.extend(outcome.found)
+            entities.extend(outcome.masked_entities)
+            return outcome.replacement
+
+        masked = mask_messages(
+            text,
+            self.profile.hl7,
+            lambda value: noted(self._whole(value.entity, value.text)),
+            lambda note: noted(self.free_texts([note])[0]) or note,
+        )
+        return _Value(None if masked == text else masked, tuple(found), tuple(entities))
 
     def _fields(self, texts: list[str]) -> list[_Value]:
         """The outcomes of the fields at one position of a column's records."""
@@ -1026,6 +1062,7 @@ def _people(spans: list[Span]) -> list[Span]:
 
 _PLAN_ORDER = {
     "delimited": 4,
+    "hl7": 4,
     "entity": 0,
     "scan": 1,
     "skip": 2,

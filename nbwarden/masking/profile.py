@@ -96,6 +96,24 @@ class StatisticsColumns:
     values: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True)
+class Hl7Fields:
+    """Where a person's data is in an HL7 v2 message (``nbwarden.masking.hl7``): ``SEGMENT.N``
+    field positions (``PID.5``)."""
+
+    names: frozenset[str] = frozenset()
+    """Person names, ``family^given^middle^suffix^prefix`` (HL7's XPN)."""
+    staff_names: frozenset[str] = frozenset()
+    """Staff, ``id^family^given^middle...`` (XCN): attending doctor, ordering provider."""
+    entities: tuple[tuple[str, str], ...] = ()
+    """Other fields and the entity each holds (``PID.7``: ``DATE_OF_BIRTH``)."""
+    free_text: frozenset[str] = frozenset()
+    """Fields of text (``NTE.3``, ``OBX.5``), masked as free text."""
+
+    def entity_of(self, field: str) -> str | None:
+        return dict(self.entities).get(field)
+
+
 @dataclass(frozen=True, eq=False)
 class Profile:
     name: str
@@ -118,6 +136,7 @@ class Profile:
     phone_regions: tuple[str, ...] = ()
     language: str = "en"
     statistics: StatisticsColumns = StatisticsColumns()
+    hl7: Hl7Fields = Hl7Fields()
 
     def operator_for(self, entity: str) -> OperatorSpec:
         return self.operators.get(entity) or self.operators["default"]
@@ -191,7 +210,16 @@ def parse_profile(raw: dict[str, Any], base: Path | None = None) -> Profile:
         phone_regions=regions,
         language=str(raw.get("language", "en")),
         statistics=_statistics_columns(raw.get("statistics") or {}),
+        hl7=_hl7_fields(raw.get("hl7") or {}),
     )
+
+
+def _hl7_fields(raw: dict[str, Any]) -> Hl7Fields:
+    def fields(key: str) -> frozenset[str]:
+        return frozenset(str(field) for field in raw.get(key) or ())
+
+    entities = tuple((str(k), str(v)) for k, v in (raw.get("fields") or {}).items())
+    return Hl7Fields(fields("names"), fields("staff_names"), entities, fields("free_text"))
 
 
 def _statistics_columns(raw: dict[str, Any]) -> StatisticsColumns:
