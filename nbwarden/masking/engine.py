@@ -1061,13 +1061,13 @@ def _people(spans: list[Span]) -> list[Span]:
 
 
 _PLAN_ORDER = {
-    "delimited": 4,
-    "hl7": 4,
     "entity": 0,
     "scan": 1,
     "skip": 2,
     "json": 3,
     "free_text": 4,
+    "delimited": 4,
+    "hl7": 4,
     "row": 4,
     "statistic": 4,
 }
