@@ -198,3 +198,15 @@ def test_a_date_is_no_phone_number(written: str) -> None:
     assert {s.entity_type for s in birth.subjects} == {"DATE_OF_BIRTH"}
     invoice = f"Invoice date {fake.date_this_year().strftime(written)}"
     assert masker.mask_text(invoice).text == invoice
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("Tel. 0221/4711-0", "+4922147110"), ("Durchwahl 030 1234567-89", "+4930123456789")],
+)
+def test_a_german_number_with_its_direct_dial_suffix_is_one_number(text: str, number: str) -> None:
+    """``-0`` (the switchboard) or ``-89`` (an extension) after a German number is part of
+    it; the national pattern read ``0221/4711`` alone, which no region validates."""
+    result = Masker.for_profile("default").mask_text(text)
+    assert result.text.split()[-1].startswith("PHONE_NUMBER_")
+    assert [s.identifier for s in result.subjects] == [number]
