@@ -120,6 +120,7 @@ export const ENTITY_TYPES: string[] = [
   'CREDIT_CARD',
   'NATIONAL_ID',
   'PATIENT_ID',
+  'USER_NAME',
   'AT_SVNR',
   'BE_NATIONAL_NUMBER',
   'DE_TAX_ID',
