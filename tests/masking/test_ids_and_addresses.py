@@ -16,6 +16,7 @@ from stdnum.de import idnr
 from stdnum.nl import bsn
 from stdnum.pt import nif
 
+from nbwarden.identifiers import normalize_identifier
 from nbwarden.masking import Masker
 
 KEY = bytes(range(32))
@@ -210,3 +211,39 @@ def test_a_german_number_with_its_direct_dial_suffix_is_one_number(text: str, nu
     result = Masker.for_profile("default").mask_text(text)
     assert result.text.split()[-1].startswith("PHONE_NUMBER_")
     assert [s.identifier for s in result.subjects] == [number]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "sshd[812]: Failed password for {user} from 203.0.113.9 port 52144 ssh2",
+        "sshd[812]: Accepted publickey for {user} from 203.0.113.9 port 52144 ssh2",
+        "sshd[812]: Invalid user {user} from 203.0.113.9 port 52144",
+        "pam_unix(sshd:session): session opened for user {user}(uid=1001) by (uid=0)",
+        "sudo:   {user} : TTY=pts/0 ; PWD=/srv ; USER=root ; COMMAND=/bin/ls",
+        "-rw------- 1 x x 0 Dec 7 /home/{user}/.bash_history",
+        "C:\\Users\\{user}\\Documents\\report.xlsx",
+    ],
+)
+def test_a_login_name_in_a_hosts_logs_is_masked(line: str) -> None:
+    fake = Faker()
+    fake.seed_instance(94)
+    user = fake.user_name()
+    result = Masker.for_profile("default").mask_output(line.format(user=user))
+    assert user not in result.text and "USER_NAME_" in result.text
+    names = [s.identifier for s in result.subjects if s.entity_type == "USER_NAME"]
+    assert names == [normalize_identifier("USER_NAME", user)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "sshd[812]: Failed password for root from 203.0.113.9 port 22 ssh2",
+        "pam_unix(cron:session): session opened for user postgres(uid=110) by (uid=0)",
+        "for user in users from 3 lists",
+        "ls /home/",
+    ],
+)
+def test_system_accounts_and_code_stay_as_they_were(line: str) -> None:
+    shown = Masker.for_profile("default").mask_output(line).text
+    assert "USER_NAME" not in shown
