@@ -223,6 +223,7 @@ def test_a_german_number_with_its_direct_dial_suffix_is_one_number(text: str, nu
         "sudo:   {user} : TTY=pts/0 ; PWD=/srv ; USER=root ; COMMAND=/bin/ls",
         "-rw------- 1 x x 0 Dec 7 /home/{user}/.bash_history",
         "C:\\Users\\{user}\\Documents\\report.xlsx",
+        '203.0.113.9 - {user} [07/Dec/2026:08:01:02 +0000] "GET /account HTTP/1.1" 200 512',
     ],
 )
 def test_a_login_name_in_a_hosts_logs_is_masked(line: str) -> None:
@@ -242,6 +243,7 @@ def test_a_login_name_in_a_hosts_logs_is_masked(line: str) -> None:
         "pam_unix(cron:session): session opened for user postgres(uid=110) by (uid=0)",
         "for user in users from 3 lists",
         "ls /home/",
+        '203.0.113.9 - - [07/Dec/2026:08:01:02 +0000] "GET / HTTP/1.1" 200 512',
     ],
 )
 def test_system_accounts_and_code_stay_as_they_were(line: str) -> None:
