@@ -193,7 +193,7 @@ class ColumnClassifier:
             return None
         if unchanged and is_string_type(column.type):
             sample = sample_values(column, self._profile.thresholds.column_sample)
-            if sample and _share(sample, _is_json_container) == 1.0:
+            if sample and _share(sample, is_json_container) == 1.0:
                 return ColumnPlan("json", None, "whole row")
         return ColumnPlan("row", None, "whole row")
 
@@ -222,7 +222,7 @@ class ColumnClassifier:
             return (self._by_content(sample) if sample else None) or ColumnPlan("skip")
         if not sample:
             return ColumnPlan("entity", hint, "name") if hint else ColumnPlan("scan")
-        if _share(sample, _is_json_container) >= self._profile.thresholds.column_share:
+        if _share(sample, is_json_container) >= self._profile.thresholds.column_share:
             return ColumnPlan("json", hint, "content")
         if _share(sample, is_message) >= self._profile.thresholds.column_share:
             return ColumnPlan("hl7", None, "content")
@@ -327,7 +327,7 @@ def _has_markup(value: str) -> bool:
     return _CLOSING_TAG.search(value) is not None
 
 
-def _is_json_container(value: str) -> bool:
+def is_json_container(value: str) -> bool:
     text = value.lstrip()
     if not text.startswith(("{", "[")):
         return False

@@ -37,6 +37,7 @@ from nbwarden.masking.columns import (
     PlanKey,
     hinted_entity,
     is_free_text_name,
+    is_json_container,
     is_plain_string_type,
     is_string_type,
 )
@@ -246,7 +247,7 @@ class Masker:
         if is_message(text):
             return self._mask_hl7(text, stop)
         blocks = find_tables(text)
-        if not any(isinstance(block, TextTable) for block in blocks):
+        if not any(isinstance(block, TextTable) or _json_lines(block) for block in blocks):
             return self._mask_text(text, stop)
         counts: Counter[str] = Counter()
         subjects: set[SubjectRef] = set()
@@ -255,12 +256,26 @@ class Masker:
             if isinstance(block, TextTable):
                 rendered.append(self._mask_text_table(block, counts, subjects, stop))
                 continue
-            result = self._mask_text(block, stop)
+            if _json_lines(block):
+                result = self._mask_json_lines(block, stop)
+            else:
+                result = self._mask_text(block, stop)
             rendered.append(result.text)
             counts.update(result.entity_counts)
             subjects.update(result.subjects)
         ordered = sorted(subjects, key=lambda s: (s.entity_type, s.identifier, s.column or ""))
         return TextMaskResult(render_blocks(rendered), dict(counts), ordered)
+
+    def _mask_json_lines(self, text: str, stop: Callable[[], bool] | None) -> TextMaskResult:
+        """Lines of JSON documents (a JSON-lines log, ``jq -c``) masked as a column of JSON
+        is: by their keys, the leaves under one key planned together."""
+        lines = text.split("\n")
+        documents = [index for index, line in enumerate(lines) if line.strip()]
+        column = pa.array([lines[index] for index in documents], pa.string())
+        result = _Session(self, frozenset(), frozenset(), stop=stop).mask(pa.table({"": column}))
+        for index, masked in zip(documents, result.table.column(0).to_pylist(), strict=True):
+            lines[index] = masked
+        return TextMaskResult("\n".join(lines), dict(result.entity_counts), sorted(result.subjects))
 
     def _mask_hl7(self, text: str, stop: Callable[[], bool] | None) -> TextMaskResult:
         """HL7 v2 messages printed by a shell cell (``cat adt.hl7``, an interface log)."""
@@ -1071,6 +1086,14 @@ _PLAN_ORDER = {
     "row": 4,
     "statistic": 4,
 }
+
+
+def _json_lines(block: str | TextTable) -> bool:
+    """Whether every line of a block of text that is not blank is a JSON object or array."""
+    if isinstance(block, TextTable):
+        return False
+    lines = [line for line in block.split("\n") if line.strip()]
+    return bool(lines) and all(map(is_json_container, lines))
 
 
 def _joined(parts: Sequence[_Value], fields: list[str], delimiter: str) -> _Value:

@@ -20,6 +20,10 @@ _HEADER_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 _DELIMITERS = ("\t", "|", ",")
 _MIN_LINES = {"\t": 2, "|": 2, ",": 3}
 """Lines a delimited table needs, header included: two commas a line is common prose."""
+_NOT_CSV = re.compile(r"\s*(?:[{\[(]|(?:INSERT|UPDATE|DELETE|SELECT|VALUES)\b)", re.IGNORECASE)
+"""Lines whose commas part no CSV fields: JSON documents (a JSON-lines log) and SQL (what
+``pg_dump --inserts`` prints). Read as CSV, they were written back in CSV's quoting, and
+a masked field took its quotes and the statement's ``);`` with it."""
 _RECORD_TITLE = re.compile(r"-\[ RECORD \d+ \]-*(\+-*)?|\*+ \d+\. row \*+")
 _RECORD_FIELD = re.compile(r"(\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\| ?|: ?))(.*)")
 
@@ -143,6 +147,8 @@ def _delimited(lines: list[str], start: int) -> tuple[TextTable, int] | None:
     batch), ``|`` (``psql -A``) or a comma (CSV): the delimiter that gives the most."""
     best: tuple[TextTable, int] | None = None
     for delimiter in _DELIMITERS:
+        if delimiter == "," and _NOT_CSV.match(lines[start]):
+            continue
         count = len(_fields(lines[start], delimiter))
         if count < 2:
             continue

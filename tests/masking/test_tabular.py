@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from faker import Faker
 
@@ -177,3 +179,44 @@ def test_a_line_over_the_csv_field_limit_is_masked_as_text(masker: Masker) -> No
     result = masker.mask_output(f"id,comment\n1,{line}\n")
     assert not any(email in result.text for email in emails)
     assert result.entity_counts["EMAIL_ADDRESS"] == len(emails)
+
+
+def _people(seed: int) -> list[tuple[str, str]]:
+    fake = Faker("en_GB")
+    fake.seed_instance(seed)
+    return [(f"{fake.first_name()} {fake.last_name()}", fake.email()) for _ in range(4)]
+
+
+def test_json_lines_are_no_csv_and_stay_json(masker: Masker) -> None:
+    """A JSON-lines log has as many commas a line: read as CSV, it came back in CSV's
+    quoting (``"{""level"": ...``), no longer JSON. It is masked as a JSON column is."""
+    people = _people(95)
+    lines = [json.dumps({"level": "info", "name": n, "email": e, "msg": "ok"}) for n, e in people]
+    assert not tables("\n".join(lines))
+    masked = masker.mask_output("\n".join(lines)).text.split("\n")
+    for line, (name, email) in zip(masked, people, strict=True):
+        record = json.loads(line)
+        assert record["name"].startswith("PERSON_") and record["msg"] == "ok"
+        assert name not in line and email not in line
+
+
+def test_sql_inserts_are_no_csv_and_keep_their_quotes(masker: Masker) -> None:
+    """``pg_dump --inserts``: a masked field took its quotes and the statement's ``);``."""
+    people = _people(96)
+    lines = [f"INSERT INTO t VALUES ({i},'{n}','{e}');" for i, (n, e) in enumerate(people)]
+    assert not tables("\n".join(lines))
+    masked = masker.mask_output("\n".join(lines)).text.split("\n")
+    for index, line in enumerate(masked):
+        assert line.startswith(f"INSERT INTO t VALUES ({index},'PERSON_") and line.endswith("');")
+        assert "','EMAIL_ADDRESS_" in line
+
+
+def test_json_arrays_of_names_a_line_are_masked_as_a_json_column(masker: Masker) -> None:
+    fake = Faker(["en_GB", "de_DE"])
+    fake.seed_instance(97)
+    teams = [[f"{fake.first_name()} {fake.last_name()}" for _ in range(3)] for _ in range(20)]
+    output = "\n".join(json.dumps(team) for team in teams) + "\n"
+    result = masker.mask_output(output)
+    masked = [json.loads(line) for line in result.text.split("\n") if line]
+    assert all(name.startswith("PERSON_") for team in masked for name in team)
+    assert result.text.endswith("\n") and len(masked) == len(teams)
