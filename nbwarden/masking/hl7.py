@@ -105,7 +105,7 @@ def _mask_field(
         staff = field in fields.staff_names
         masked = [_mask_name(r, separators.component, staff, mask) for r in repetitions]
         return separators.repetition.join(masked)
-    entity = fields.entity_of(field)
+    entity = fields.entities.get(field)
     if entity is None:
         return value
     masked = [_mask_value(entity, r, separators.component, mask) for r in repetitions]

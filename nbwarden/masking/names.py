@@ -403,8 +403,8 @@ class NameFinder:
         self, text: str, start: int, end: int, after_break: bool, before_break: bool
     ) -> tuple[int, int] | None:
         """A piece of an entity between breaks (``_NOT_IN_A_NAME``), without the words at a
-        break that are no name (a stop word, a common word, an English word that is no listed name):
-        they belong to the other record. None when no word is left."""
+        break that are no name (a stop word, a common word, an English word that is no
+        listed name): they belong to the other record. None when no word is left."""
         if not (after_break or before_break):
             return start, end
         words = list(NAME_WORD.finditer(text, start, end))

@@ -105,13 +105,10 @@ class Hl7Fields:
     """Person names, ``family^given^middle^suffix^prefix`` (HL7's XPN)."""
     staff_names: frozenset[str] = frozenset()
     """Staff, ``id^family^given^middle...`` (XCN): attending doctor, ordering provider."""
-    entities: tuple[tuple[str, str], ...] = ()
+    entities: dict[str, str] = field(default_factory=dict)
     """Other fields and the entity each holds (``PID.7``: ``DATE_OF_BIRTH``)."""
     free_text: frozenset[str] = frozenset()
     """Fields of text (``NTE.3``, ``OBX.5``), masked as free text."""
-
-    def entity_of(self, field: str) -> str | None:
-        return dict(self.entities).get(field)
 
 
 @dataclass(frozen=True, eq=False)
@@ -216,9 +213,9 @@ def parse_profile(raw: dict[str, Any], base: Path | None = None) -> Profile:
 
 def _hl7_fields(raw: dict[str, Any]) -> Hl7Fields:
     def fields(key: str) -> frozenset[str]:
-        return frozenset(str(field) for field in raw.get(key) or ())
+        return frozenset(str(position) for position in raw.get(key) or ())
 
-    entities = tuple((str(k), str(v)) for k, v in (raw.get("fields") or {}).items())
+    entities = {str(k): str(v) for k, v in (raw.get("fields") or {}).items()}
     return Hl7Fields(fields("names"), fields("staff_names"), entities, fields("free_text"))
 
 
