@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from nbwarden.identifiers import PERSON
 from nbwarden.masking.profile import Hl7Fields
 
-_MESSAGE_START = re.compile(r"\s*MSH([^\w\s\r\n])")
+_MESSAGE_START = re.compile(r"\s*MSH([^\w\s])[^\w\s]{3,5}\1")
+"""``MSH``, the field separator, the encoding characters (``^~\\&``, a fifth since v2.7)."""
 _SEGMENT_END = re.compile(r"(\r\n|\r|\n)")
 
 

@@ -94,3 +94,8 @@ def test_a_message_with_its_own_separators_is_read_by_them(masker: Masker) -> No
     message = f"MSH#*!\\&#APP#HOSP\rPID#1##123#456#{family}*{given}#"
     shown = masker.mask_output(message).text
     assert given not in shown and family not in shown and shown.startswith("MSH#*!\\&#APP#HOSP")
+
+
+@pytest.mark.parametrize("text", ["MSH-123 shipped", "MSH|^~|short"])
+def test_text_that_only_starts_like_a_message_is_no_message(text: str) -> None:
+    assert not is_message(text)
