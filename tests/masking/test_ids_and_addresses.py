@@ -224,6 +224,9 @@ def test_a_german_number_with_its_direct_dial_suffix_is_one_number(text: str, nu
         "-rw------- 1 x x 0 Dec 7 /home/{user}/.bash_history",
         "C:\\Users\\{user}\\Documents\\report.xlsx",
         '203.0.113.9 - {user} [07/Dec/2026:08:01:02 +0000] "GET /account HTTP/1.1" 200 512',
+        "-rw-r--r--  1 {user} staff  1234 Dec  7 08:01 report.csv",
+        "{user}   pts/0        203.0.113.9      Mon Dec  7 08:01   still logged in",
+        "{user}      4242  0.0  0.1  12345  6789 pts/0    S    08:01   0:00 bash",
     ],
 )
 def test_a_login_name_in_a_hosts_logs_is_masked(line: str) -> None:
@@ -244,6 +247,8 @@ def test_a_login_name_in_a_hosts_logs_is_masked(line: str) -> None:
         "for user in users from 3 lists",
         "ls /home/",
         '203.0.113.9 - - [07/Dec/2026:08:01:02 +0000] "GET / HTTP/1.1" 200 512',
+        "drwxr-xr-x  2 root root 4096 Dec  7 08:01 etc",
+        "postgres     777  0.1  1.2 200000 50000 ?        Ss   07:00   0:05 postgres",
     ],
 )
 def test_system_accounts_and_code_stay_as_they_were(line: str) -> None:
