@@ -12,6 +12,7 @@ from faker import Faker
 from nbwarden.config import AuditConfig
 from nbwarden.identifiers import EMAIL, PERSON, PHONE, normalize_identifier
 from nbwarden.identifiers import SWEDISH_PERSONAL_NUMBER as SE
+from nbwarden.masking import Masker
 from nbwarden.provenance import (
     ApprovalEvent,
     ExecutionEnd,
@@ -371,3 +372,18 @@ def test_every_field_lands_in_its_own_column(store: ProvenanceStore) -> None:
     assert {key: record.get(key) for key in expected} == expected
     assert str(record["started_at"]).startswith("2026-02-03")
     assert str(record["ended_at"]).startswith("2026-02-03")
+
+
+def test_dsar_for_a_login_name_finds_the_log_line_it_was_masked_in(
+    store: ProvenanceStore,
+) -> None:
+    fake = Faker()
+    fake.seed_instance(1212)
+    user = fake.user_name()
+    line = f"sshd[812]: Accepted publickey for {user} from 203.0.113.9 port 52144 ssh2"
+    masked = Masker.for_profile("default").mask_output(line)
+    subjects = [Subject(s.entity_type, s.identifier, s.column) for s in masked.subjects]
+    execution_id = store.record_start(sample_start("gina"))
+    store.record_end(execution_id, ExecutionEnd(status="ok", rows=1, subjects=subjects))
+    found = [entry["execution_id"] for entry in store.dsar([("USER_NAME", user)])]
+    assert found == [execution_id]
