@@ -387,3 +387,18 @@ def test_dsar_for_a_login_name_finds_the_log_line_it_was_masked_in(
     store.record_end(execution_id, ExecutionEnd(status="ok", rows=1, subjects=subjects))
     found = [entry["execution_id"] for entry in store.dsar([("USER_NAME", user)])]
     assert found == [execution_id]
+
+
+def test_dsar_finds_a_patient_of_an_hl7_message_by_name_and_record_number(
+    store: ProvenanceStore,
+) -> None:
+    fake = Faker()
+    fake.seed_instance(1213)
+    given, family, mrn = fake.first_name(), fake.last_name(), str(fake.random_number(8, True))
+    message = f"MSH|^~\\&|ADT1|HOSP\rPID|1||{mrn}^^^HOSP^MR||{family.upper()}^{given.upper()}\r"
+    masked = Masker.for_profile("default").mask_output(message)
+    subjects = [Subject(s.entity_type, s.identifier, s.column) for s in masked.subjects]
+    execution_id = store.record_start(sample_start("hana"))
+    store.record_end(execution_id, ExecutionEnd(status="ok", rows=1, subjects=subjects))
+    for request in ((PERSON, f"{given} {family}"), ("PATIENT_ID", mrn)):
+        assert [entry["execution_id"] for entry in store.dsar([request])] == [execution_id]
