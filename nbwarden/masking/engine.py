@@ -678,7 +678,10 @@ class _Session:
         spaces around them (``| Ann Lee |``, as Markdown pads them). A value with another
         number of fields, or of several lines, is free text."""
         rows = [value.split(delimiter) if "\n" not in value else [] for value in values]
-        width = Counter(len(row) for row in rows if row).most_common(1)[0][0]
+        widths = Counter(len(row) for row in rows if row)
+        if not widths:  # a later batch of the column: no value of it is one line
+            return self.free_texts(values)
+        width = widths.most_common(1)[0][0]
         records = [index for index, row in enumerate(rows) if len(row) == width]
         fields = [
             self._fields([rows[index][position].strip() for index in records])
