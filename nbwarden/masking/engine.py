@@ -226,14 +226,16 @@ class Masker:
 
     def _mask_text(self, text: str, stop: Callable[[], bool] | None = None) -> TextMaskResult:
         session = _Session(self, frozenset(), frozenset(), stop=stop)
-        outcome = session.free_texts([text])[0]
-        counts = Counter(outcome.masked_entities)
+        return self._text_result(text, session.free_texts([text])[0])
+
+    def _text_result(self, text: str, outcome: _Value) -> TextMaskResult:
+        """A text's masking result from its outcome."""
         found = Subjects(self.profile.not_subjects)
         for entity, identifier in outcome.found:
             found.add(entity, identifier, None)
-        subjects = sorted(set(found))
         masked = outcome.replacement if outcome.replacement is not None else text
-        return TextMaskResult(text=masked, entity_counts=dict(counts), subjects=subjects)
+        counts = Counter(outcome.masked_entities)
+        return TextMaskResult(text=masked, entity_counts=dict(counts), subjects=sorted(set(found)))
 
     def mask_output(self, text: str, stop: Callable[[], bool] | None = None) -> TextMaskResult:
         """A shell cell's output: the tables in it (what ``psql`` and ``mysql`` print,
@@ -247,16 +249,17 @@ class Masker:
         if is_message(text):
             return self._mask_hl7(text, stop)
         blocks = find_tables(text)
-        if not any(isinstance(block, TextTable) or _json_lines(block) for block in blocks):
+        json_lines = [_json_lines(block) for block in blocks]
+        if not any(isinstance(block, TextTable) for block in blocks) and not any(json_lines):
             return self._mask_text(text, stop)
         counts: Counter[str] = Counter()
         subjects: set[SubjectRef] = set()
         rendered: list[str | list[str]] = []
-        for block in blocks:
+        for block, is_json_lines in zip(blocks, json_lines, strict=True):
             if isinstance(block, TextTable):
                 rendered.append(self._mask_text_table(block, counts, subjects, stop))
                 continue
-            if _json_lines(block):
+            if is_json_lines:
                 result = self._mask_json_lines(block, stop)
             else:
                 result = self._mask_text(block, stop)
@@ -279,13 +282,8 @@ class Masker:
 
     def _mask_hl7(self, text: str, stop: Callable[[], bool] | None) -> TextMaskResult:
         """HL7 v2 messages printed by a shell cell (``cat adt.hl7``, an interface log)."""
-        outcome = _Session(self, frozenset(), frozenset(), stop=stop).hl7_message(text)
-        found = Subjects(self.profile.not_subjects)
-        for entity, identifier in outcome.found:
-            found.add(entity, identifier, None)
-        masked = text if outcome.replacement is None else outcome.replacement
-        counts = Counter(outcome.masked_entities)
-        return TextMaskResult(text=masked, entity_counts=dict(counts), subjects=sorted(set(found)))
+        session = _Session(self, frozenset(), frozenset(), stop=stop)
+        return self._text_result(text, session.hl7_message(text))
 
     def _mask_text_table(
         self,

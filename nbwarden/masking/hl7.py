@@ -26,6 +26,7 @@ from nbwarden.masking.profile import Hl7Fields
 _MESSAGE_START = re.compile(r"\s*MSH([^\w\s])[^\w\s]{3,5}\1")
 """``MSH``, the field separator, the encoding characters (``^~\\&``, a fifth since v2.7)."""
 _SEGMENT_END = re.compile(r"(\r\n|\r|\n)")
+_SEGMENT_NAME = re.compile(r"[A-Z][A-Z0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def _mask_segment(
     segment: str, separators: _Separators, fields: Hl7Fields, mask: Mask, mask_text: MaskText
 ) -> str:
     name = segment[:3]
-    if not re.fullmatch(r"[A-Z][A-Z0-9]{2}", name) or segment[3:4] != separators.field:
+    if not _SEGMENT_NAME.fullmatch(name) or segment[3:4] != separators.field:
         return mask_text(segment) if segment.strip() else segment
     values = segment.split(separators.field)
     first = 2 if name == "MSH" else 1  # MSH-1 is the field separator itself

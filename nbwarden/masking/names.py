@@ -116,7 +116,8 @@ class NameFinder:
         self._pipeline()
         words = _WORD.findall(text.casefold())
         english = sum(word in self._stop_words for word in words)
-        other = sum(word in _other_stop_words() for word in words)
+        others = _other_stop_words()
+        other = sum(word in others for word in words)
         return other < 2 or other <= english
 
     def holds_listed_name(self, text: str) -> bool:
