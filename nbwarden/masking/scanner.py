@@ -16,8 +16,9 @@ from nbwarden.masking.profile import PatternSpec, Profile, RecognizerSpec
 
 _VALUE_GROUP = re.compile(r"\(\?P<value>")
 _INLINE_FLAGS = re.compile(r"^\(\?i\)")
-_LOOKAROUND = re.compile(r"\(\?<?[!=](?:[^()\\]|\\.|\((?:[^()\\]|\\.)*\))*\)")
+_LOOKAROUND = re.compile(r"\(\?(<?[!=])((?:[^()\\]|\\.|\((?:[^()\\]|\\.)*\))*)\)")
 """A lookahead or lookbehind, with groups inside it one level deep."""
+_LINE_START = "(?<![^\\n])"
 _UNICODE_BOUNDARY = re.compile(r"(?<!\\)\\b(?=\[[^\]]*[^\x00-\x7f])")
 _LAST_WORD = re.compile(r"(\w+)\W*$")
 PREFILTER_MIN_VALUES = 64
@@ -96,11 +97,26 @@ def _re2_form(regex: str) -> str:
     in ``Ängsgatan``) it would miss what Python's pattern matches, so it is dropped
     there; RE2 then matches a superset and Python's pattern decides. Elsewhere it stays:
     next to ASCII it matches a superset already, and keeps the prefilter selective.
-    RE2 has no lookarounds; dropping one (``(?![A-Z]{2,4}\b)``) also widens the match."""
-    body = _LOOKAROUND.sub("", _UNICODE_BOUNDARY.sub("", _VALUE_GROUP.sub("(?:", regex)))
+    RE2 has no lookarounds; dropping one (``(?![A-Z]{2,4}\b)``) also widens the match.
+    A lookahead that ends the pattern, or a lookbehind that starts it, is matched as text
+    instead (``(?= +pts/\\d+)``): a login name's pattern is a bare word without its context,
+    and a prefilter that passes every word costs a Python search of every value."""
+    body = _UNICODE_BOUNDARY.sub("", _VALUE_GROUP.sub("(?:", regex))
+    body = _LOOKAROUND.sub(_re2_lookaround, body)
     if _INLINE_FLAGS.match(body):
         body = "(?i:" + body[4:] + ")"
     return body
+
+
+def _re2_lookaround(match: re.Match[str]) -> str:
+    kind, inner = match.group(1), match.group(2)
+    if match.group(0) == _LINE_START:
+        return "(?m:^)"
+    at_end = kind == "=" and match.end() == len(match.string)
+    at_start = kind == "<=" and match.start() == 0
+    if (at_end or at_start) and "(?" not in inner.replace("(?:", ""):
+        return f"(?:{inner})"
+    return ""
 
 
 class TextScanner:
