@@ -6,4 +6,6 @@ from ipykernel.kernelapp import IPKernelApp
 
 from nbwarden.kernel.kernel import GovernedKernel
 
-IPKernelApp.launch_instance(kernel_class=GovernedKernel)
+IPKernelApp.launch_instance(
+    kernel_class=GovernedKernel, outstream_class="nbwarden.kernel.streams.LazyFlushStream"
+)
