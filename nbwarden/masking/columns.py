@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nbwarden.caches import BoundedCache
+from nbwarden.identifiers import PERSON, USER_NAME
 from nbwarden.masking.hl7 import is_message
 from nbwarden.masking.profile import Profile
 from nbwarden.masking.scanner import Span, TextScanner
@@ -23,6 +24,8 @@ Kind = Literal[
 ]
 
 NER_SAMPLE = 30
+TEXT_ONLY_HINTS = frozenset({USER_NAME})
+"""Entities whose name hint holds for text only: numbers under ``user`` are keys."""
 PLAN_CACHE_ENTRIES = 1024
 _MIN_COVER = 0.6
 
@@ -204,7 +207,7 @@ class ColumnClassifier:
             return ColumnPlan("json", hint, "nested")
         if is_string_type(column.type):
             return None
-        if hint:
+        if hint and hint not in TEXT_ONLY_HINTS:
             return ColumnPlan("entity", hint, "name")
         return None if pa.types.is_integer(column.type) else ColumnPlan("skip")
 
@@ -226,6 +229,8 @@ class ColumnClassifier:
             return ColumnPlan("json", hint, "content")
         if _share(sample, is_message) >= self._profile.thresholds.column_share:
             return ColumnPlan("hl7", None, "content")
+        if hint == USER_NAME:
+            return self._login_names_plan(sample)
         if hint:
             return ColumnPlan("entity", hint, "name")
         if is_free_text_name(self._profile, name) or self._looks_like_free_text(sample):
@@ -240,6 +245,18 @@ class ColumnClassifier:
             or self._by_names(sample)
             or ColumnPlan("scan", None, "content")
         )
+
+    def _login_names_plan(self, sample: list[str]) -> ColumnPlan:
+        """A column named for login names. Many systems log users in by their e-mail
+        address, and some schemas keep the person's name under ``user_name``: a sample of
+        addresses, or of several words a value, is planned as those, so that a subject
+        access request by address or by name finds it."""
+        by_content = self._by_content(sample)
+        if by_content is not None and by_content.kind == "entity":
+            return by_content
+        if _share(sample, _has_several_words) >= self._profile.thresholds.column_share:
+            return ColumnPlan("entity", PERSON, "name")
+        return ColumnPlan("entity", USER_NAME, "name")
 
     def _looks_like_free_text(self, sample: list[str]) -> bool:
         """Most values have a few words in one tab-separated field: tabs part fields."""
@@ -289,7 +306,7 @@ class ColumnClassifier:
         names = self._names_without_ner(candidates, sampled)
         if names is None:
             names = sum(self._is_person(candidates))
-        return ColumnPlan("entity", "PERSON", "content") if self._named(names, sampled) else None
+        return ColumnPlan("entity", PERSON, "content") if self._named(names, sampled) else None
 
     def _named(self, names: int, sampled: int) -> bool:
         return names / sampled >= self._profile.thresholds.ner_column_share
@@ -320,6 +337,10 @@ def _could_be_a_name(value: str) -> bool:
 
 
 _CLOSING_TAG = re.compile(r"</[A-Za-z][\w.:\-]*\s*>")
+
+
+def _has_several_words(value: str) -> bool:
+    return len(value.split()) >= 2
 
 
 def _has_markup(value: str) -> bool:

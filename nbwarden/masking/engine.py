@@ -31,6 +31,7 @@ from nbwarden.identifiers import (
     phone_e164,
 )
 from nbwarden.masking.columns import (
+    TEXT_ONLY_HINTS,
     ColumnClassifier,
     ColumnOrigin,
     ColumnPlan,
@@ -1214,6 +1215,10 @@ class _JsonBatch:
         if node is None or isinstance(node, bool):
             return None
         hint = hinted_entity(self.profile, key)
+        if hint in TEXT_ONLY_HINTS and not isinstance(node, str):
+            hint = None
+        elif hint in TEXT_ONLY_HINTS:
+            return ("by key", None, node, key)
         if hint:
             return ("whole", hint, str(node), key)
         if self.derived_entity:

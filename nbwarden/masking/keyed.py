@@ -8,14 +8,16 @@ A key that would name a column of an entity (``column_hints``) names the value a
 phone number written ``%2B44...`` passes none, so without their keys such values stayed
 readable. A value must also read as its entity could: a name is words of letters (``+``
 and ``%20`` read as spaces), not ``NULL``, ``excluded.name`` or ``lower(name)``; any other
-entity holds digits, not ``NULL`` or ``$1``, so the SQL of a cell keeps its structure.
+entity holds digits, not ``NULL`` or ``$1``, so the SQL of a cell keeps its structure. A
+login name counts quoted (``user="jsmith"``) or in an element, not bare, where code names
+variables (``connect(user=username)``).
 """
 
 from __future__ import annotations
 
 import re
 
-from nbwarden.identifiers import PERSON, url_decoded
+from nbwarden.identifiers import PERSON, USER_NAME, url_decoded
 from nbwarden.masking.columns import hinted_entity
 from nbwarden.masking.profile import Profile
 from nbwarden.masking.scanner import Span
@@ -43,6 +45,9 @@ an ID or a date after its key is left to its patterns, whose checksums and conte
 read ``SSN: 123-45-6789`` and leave ``New address: Storgatan 12. Thanks!`` its thanks."""
 _NAME = re.compile(r"[^\W\d_][^\W\d_'\-]*\.?(?: [^\W\d_][^\W\d_'\-]*\.?){0,5}")
 """One to six words of letters, each perhaps an initial with its dot."""
+_LOGIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,31}")
+"""What a host takes for a login name; an e-mail address under ``user`` is left to its
+pattern, which records it as the address it is."""
 _NO_NAMES = frozenset({"none", "null", "nil", "true", "false", "undefined", "nan", "default"})
 """Values of code and configuration (``name=None``), not names."""
 _VALUE_GROUPS = ("quoted", "single", "bare")
@@ -54,6 +59,8 @@ def keyed_spans(profile: Profile, text: str) -> list[Span]:
     if "=" in text:
         for match in _PAIR.finditer(text):
             group = next(name for name in _VALUE_GROUPS if match[name] is not None)
+            if group == "bare" and hinted_entity(profile, match["key"]) == USER_NAME:
+                continue  # code: connect(user=username)
             spans += _keyed(profile, text, match["key"], *match.span(group))
     if "</" in text:
         for match in _ELEMENT.finditer(text):
@@ -76,6 +83,8 @@ def _reads_as(entity: str, value: str) -> bool:
     decoded = url_decoded(entity, value).strip()
     if entity == PERSON:
         return _reads_as_a_name(decoded, encoded=decoded != value)
+    if entity == USER_NAME:
+        return _LOGIN_NAME.fullmatch(decoded) is not None
     return sum(character.isdigit() for character in decoded) >= 2
 
 

@@ -254,3 +254,56 @@ def test_a_login_name_in_a_hosts_logs_is_masked(line: str) -> None:
 def test_system_accounts_and_code_stay_as_they_were(line: str) -> None:
     shown = Masker.for_profile("default").mask_output(line).text
     assert "USER_NAME" not in shown
+
+
+@pytest.mark.parametrize(
+    "column", ["username", "user_name", "LoginName", "login", "user", "sAMAccountName"]
+)
+def test_a_column_named_for_login_names_is_masked_as_them(masker: Masker, column: str) -> None:
+    """A login name is an online identifier: a request by it must find the result (a
+    ``username`` column was masked as a person's name, and ``login`` or ``user`` not at all)."""
+    fake = Faker()
+    fake.seed_instance(95)
+    users = list(dict.fromkeys(fake.user_name() for _ in range(30)))
+    result = masker.mask_table(pa.table({column: users}))
+    assert not set(users) & set(result.table.column(0).to_pylist())
+    assert {(s.entity_type, s.identifier) for s in result.subjects} == {
+        ("USER_NAME", normalize_identifier("USER_NAME", user)) for user in users
+    }
+
+
+def test_a_login_column_of_names_or_addresses_is_masked_as_those(masker: Masker) -> None:
+    """Some schemas keep the person's name under ``user_name``, and many systems log users
+    in by their e-mail address: a request by name or by address finds them."""
+    fake = Faker()
+    fake.seed_instance(96)
+    names = [fake.name() for _ in range(30)]
+    emails = [fake.email() for _ in range(30)]
+    result = masker.mask_table(pa.table({"user_name": names, "user": emails}))
+    assert {s.entity_type for s in result.subjects if s.column == "user_name"} == {"PERSON"}
+    assert {s.entity_type for s in result.subjects if s.column == "user"} == {"EMAIL_ADDRESS"}
+    shown = result.table.column("user_name").to_pylist() + result.table.column("user").to_pylist()
+    assert not set(names + emails) & set(shown)
+
+
+def test_numbers_and_times_under_login_names_stay(masker: Masker) -> None:
+    """``user`` and ``login`` of numbers are keys and counts, ``last_login`` a time."""
+    fake = Faker()
+    fake.seed_instance(97)
+    times = [fake.date_time() for _ in range(30)]
+    table = pa.table({"user": list(range(30)), "login": list(range(30)), "last_login": times})
+    assert masker.mask_table(table).table.equals(table)
+    documents = [json.dumps({"user": number, "login": "ok"}) for number in range(30)]
+    shown = masker.mask_table(pa.table({"event": documents})).table.column(0).to_pylist()
+    assert [json.loads(document)["user"] for document in shown] == list(range(30))
+
+
+def test_a_json_log_masks_its_login_names(masker: Masker) -> None:
+    fake = Faker()
+    fake.seed_instance(98)
+    users = [fake.user_name() for _ in range(5)]
+    log = "\n".join(json.dumps({"level": "info", "user": user, "event": "login"}) for user in users)
+    result = masker.mask_output(log)
+    assert not [user for user in users if user in result.text]
+    assert [json.loads(line)["event"] for line in result.text.splitlines()] == ["login"] * 5
+    assert {s.entity_type for s in result.subjects} == {"USER_NAME"}

@@ -156,3 +156,18 @@ def test_a_pipe_before_an_address_ends_the_field_not_the_address(masker: Masker)
     assert result.text.startswith("Gordon|EMAIL_ADDRESS_") and result.text.endswith("|active")
     emails = [s.identifier for s in result.subjects if s.entity_type == "EMAIL_ADDRESS"]
     assert emails == [email.lower()]
+
+
+def test_a_quoted_login_name_is_masked_by_its_key_and_code_keeps_its_variables(
+    masker: Masker,
+) -> None:
+    """``user="jsmith"`` and ``<login>jsmith</login>`` hold a login name; a bare value
+    under ``user`` is a variable as often (``connect(user=username)``), and an address
+    under it is recorded as the address it is."""
+    user, email = fake.user_name(), fake.email()
+    result = masker.mask_text(f'user="{user}" action=login <login>{user}</login> user={email}')
+    assert user not in result.text and email not in result.text
+    assert sorted(s.entity_type for s in result.subjects) == ["EMAIL_ADDRESS", "USER_NAME"]
+    assert masker.mask_text("connect(user=username, login=login)").text == (
+        "connect(user=username, login=login)"
+    )
