@@ -135,6 +135,7 @@ export const ENTITY_TYPES: string[] = [
   'PL_PESEL',
   'PT_NIF',
   'SE_PERSONNUMMER',
+  'UK_NHS',
   'UK_NINO',
   'US_SSN'
 ];

@@ -380,13 +380,19 @@ def resolve_overlaps(spans: list[Span]) -> list[Span]:
 
 def _rank(span: Span, spans: list[Span]) -> float:
     """A span ranks as the strongest span it encloses; a name only among names, so that
-    ``Stone, Bob`` wins over NER's ``Bob`` and no name wins over an identifier in it."""
+    ``Stone, Bob`` wins over NER's ``Bob`` and no name wins over an identifier in it. A
+    span of the same extent is a rival, not enclosed: the stronger of the two wins (an
+    NHS number after ``NHS``, over the phone number its digits also spell)."""
     inside = [
         o.score
         for o in spans
-        if span.start <= o.start
-        and o.end <= span.end
-        and (span.entity != PERSON or o.entity == PERSON)
+        if o is span
+        or (
+            span.start <= o.start
+            and o.end <= span.end
+            and (o.start, o.end) != (span.start, span.end)
+            and (span.entity != PERSON or o.entity == PERSON)
+        )
     ]
     return max(inside)
 

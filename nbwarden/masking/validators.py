@@ -19,6 +19,7 @@ from stdnum.dk import cpr
 from stdnum.es import dni, nie
 from stdnum.fi import hetu
 from stdnum.fr import nir
+from stdnum.gb import nhs
 from stdnum.ie import pps
 from stdnum.it import codicefiscale
 from stdnum.nl import bsn
@@ -96,6 +97,7 @@ STATIC_VALIDATORS: dict[str, Validator] = {
     "ip": is_ip_address,
     "us_ssn": ssn.is_valid,
     "uk_nino": is_uk_nino,
+    "uk_nhs": nhs.is_valid,
     "fr_nir": nir.is_valid,
     "es_dni": dni.is_valid,
     "es_nie": nie.is_valid,

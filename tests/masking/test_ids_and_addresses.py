@@ -307,3 +307,39 @@ def test_a_json_log_masks_its_login_names(masker: Masker) -> None:
     assert not [user for user in users if user in result.text]
     assert [json.loads(line)["event"] for line in result.text.splitlines()] == ["login"] * 5
     assert {s.entity_type for s in result.subjects} == {"USER_NAME"}
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "identifier"),
+    [
+        ("NHS number 943 476 5919", "UK_NHS", "9434765919"),
+        ("nhs no: 943-476-5919", "UK_NHS", "9434765919"),
+        ("NHS No: 9434765919", "UK_NHS", "9434765919"),
+        ("call me on 943 476 5919", "PHONE_NUMBER", "+19434765919"),
+        ("Passport number 502135326", "NATIONAL_ID", "502135326"),
+        ("Reisepass-Nr. C01X00T47 gültig bis 2031", "NATIONAL_ID", "C01X00T47"),
+    ],
+)
+def test_nhs_and_passport_numbers_are_recorded_as_what_they_are(
+    masker: Masker, text: str, entity: str, identifier: str
+) -> None:
+    """An NHS number is written as a US phone number is; after ``NHS`` it was recorded as a
+    phone number (written compact, it stayed readable), and so was a passport number:
+    a request by the number found neither."""
+    result = masker.mask_text(text)
+    assert [(s.entity_type, s.identifier) for s in result.subjects] == [(entity, identifier)]
+
+
+def test_passport_words_without_a_number_stay(masker: Masker) -> None:
+    for text in ("passport office opens at 9", "Passport: renewal due", "passport no. pending"):
+        assert masker.mask_text(text).text == text
+
+
+def test_nhs_and_passport_columns_are_masked_as_them(masker: Masker) -> None:
+    table = pa.table({"nhs_number": ["9434765919", "401 023 2137"], "passport": ["502135326"] * 2})
+    result = masker.mask_table(table)
+    assert {(s.entity_type, s.identifier) for s in result.subjects} == {
+        ("UK_NHS", "9434765919"),
+        ("UK_NHS", "4010232137"),
+        ("NATIONAL_ID", "502135326"),
+    }
