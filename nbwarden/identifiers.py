@@ -6,6 +6,7 @@ normalises what the auditor types the same way, so both sides meet on one HMAC.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ PHONE = "PHONE_NUMBER"
 PERSON = "PERSON"
 SWEDISH_PERSONAL_NUMBER = "SE_PERSONNUMMER"
 MAC_ADDRESS = "MAC_ADDRESS"
+IP_ADDRESS = "IP_ADDRESS"
 USER_NAME = "USER_NAME"
 
 _SPACES = re.compile(r"\s+")
@@ -212,6 +214,17 @@ def normalize_id(value: str) -> str:
     return _ID_NOISE.sub("", value).upper()
 
 
+def normalize_ip_address(value: str) -> str:
+    """An address as ``ipaddress`` writes it (IPv6 compressed, in lower case). Its dots
+    and colons are part of it: without them ``203.0.113.9`` and ``20.30.1.139`` were one
+    subject."""
+    text = value.strip()
+    try:
+        return ipaddress.ip_address(text).compressed
+    except ValueError:
+        return text.lower()
+
+
 def normalize_swedish_personal_number(value: str) -> str:
     """The ten digits of a personnummer: ``19880320-0016`` (as Skatteverket writes it),
     ``880320-0016`` and ``880320+0016`` (the sign of a person over 100) name one person."""
@@ -249,4 +262,8 @@ def normalize_identifier(
         return normalize_swedish_personal_number(value)
     if entity_type == MAC_ADDRESS:
         return _NOT_HEX.sub("", value).upper()
+    if entity_type == IP_ADDRESS:
+        return normalize_ip_address(value)
+    if entity_type == USER_NAME:
+        return value.strip().casefold()  # jsmith and j.smith are two accounts
     return normalize_id(value)

@@ -29,11 +29,14 @@ from nbwarden.caches import misses
 from nbwarden.config import AuditConfig
 from nbwarden.identifiers import (
     EMAIL,
+    IP_ADDRESS,
     PERSON,
     PHONE,
     SWEDISH_PERSONAL_NUMBER,
+    USER_NAME,
     email_as_written,
     name_forms_with_titles,
+    normalize_id,
     normalize_identifier,
     phone_forms,
     swedish_personal_number_forms,
@@ -1065,7 +1068,8 @@ def _subject_forms(entity_type: str, value: str, phone_regions: Sequence[str]) -
     own, a phone number as the masker reads it written nationally, and the forms records
     written before 2026-12-07 hold (a name with a title or a suffix, an e-mail address with
     its subaddress or, found in quotes, the single quote or backtick before it, a
-    personnummer with its century)."""
+    personnummer with its century, an IP address or a login name without its dots and
+    dashes, in capitals)."""
     if entity_type == PHONE:
         return phone_forms(value, phone_regions)
     normalised = normalize_identifier(entity_type, value, phone_regions)
@@ -1077,6 +1081,8 @@ def _subject_forms(entity_type: str, value: str, phone_regions: Sequence[str]) -
         forms += [f"{quote}{form}" for form in forms for quote in "'`"]
     elif entity_type == SWEDISH_PERSONAL_NUMBER:
         forms += swedish_personal_number_forms(normalised)
+    elif entity_type in (IP_ADDRESS, USER_NAME):
+        forms.append(normalize_id(value))
     return list(dict.fromkeys(forms))
 
 

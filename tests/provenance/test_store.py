@@ -402,3 +402,20 @@ def test_dsar_finds_a_patient_of_an_hl7_message_by_name_and_record_number(
     store.record_end(execution_id, ExecutionEnd(status="ok", rows=1, subjects=subjects))
     for request in ((PERSON, f"{given} {family}"), ("PATIENT_ID", mrn)):
         assert [entry["execution_id"] for entry in store.dsar([request])] == [execution_id]
+
+
+def test_two_ip_addresses_with_the_same_digits_are_two_subjects(store: ProvenanceStore) -> None:
+    """Without its dots, ``203.0.113.9`` was ``20.30.1.139``: one subject, one pseudonym,
+    and a request for the one listed the cells of the other. A record written so before
+    is still found by its own address."""
+    masked = Masker.for_profile("default").mask_text("from 203.0.113.9 and 20.30.1.139")
+    assert len(set(masked.text.split()) - {"from", "and"}) == 2
+    assert {s.identifier for s in masked.subjects} == {"203.0.113.9", "20.30.1.139"}
+    subjects = [Subject("IP_ADDRESS", "20.30.1.139", None)]
+    other = store.record_start(sample_start("ida"))
+    store.record_end(other, ExecutionEnd(status="ok", rows=1, subjects=subjects))
+    legacy = store.record_start(sample_start("ida"))
+    old_form = [Subject("IP_ADDRESS", "20301139", None)]
+    store.record_end(legacy, ExecutionEnd(status="ok", rows=1, subjects=old_form))
+    found = [entry["execution_id"] for entry in store.dsar([("IP_ADDRESS", "203.0.113.9")])]
+    assert found == [legacy]
