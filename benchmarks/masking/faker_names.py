@@ -7,8 +7,8 @@ names the lists do not hold.
 The masker finds a person's name in free text where spaCy's small English model does not
 (``I (Sofia Kuijpers, born ...)``) by a given name followed by a surname-like word; these
 are the lists it reads. Faker's providers (MIT licence) hold each locale's common given and
-family names, from national statistics. Only names written in Latin letters, as one word,
-are kept; words that are also English stop words (``May``, ``Will``) or that begin place
+family names, from national statistics. Only names written in Latin, Greek or Cyrillic
+letters (the scripts of the EU's languages), as one word, are kept; words that are also English stop words (``May``, ``Will``) or that begin place
 names (``North``, ``Saint``) are left out. Run it again after upgrading Faker.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+import unicodedata
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ NOT_NAMES = {"North", "South", "East", "West", "Saint", "San", "Santa", "Sankt",
 GIVEN = re.compile(r"(first|middle)_(romanized_)?names(_\w+)?")
 FAMILY = re.compile(r"((\w+_)?last_(romanized_)?names(_\w+)?|\w+_last_names)")
 """Faker's names for its name lists, which differ by locale (``male_last_names``)."""
+OTHER_EU_SCRIPTS = ("GREEK", "CYRILLIC")
+"""Besides Latin, the scripts of the EU's official languages (Greek, Bulgarian)."""
 PLACES = re.compile(r"(real_)?(cities|city_names)|municipalities|towns")
 PLACE = re.compile(r"[^\W\d_]+(?:[-' ][^\W\d_]+)*")
 
@@ -60,10 +63,19 @@ def kept(names: set[str], stop_words: set[str]) -> list[str]:
         for name in names
         if len(name) > 1
         and ONE_WORD.fullmatch(name)
-        and all(ord(ch) < 0x250 for ch in name)
+        and in_eu_scripts(name)
         and name[0].isupper()
         and name.casefold() not in stop_words
         and name not in NOT_NAMES
+    )
+
+
+def in_eu_scripts(word: str) -> bool:
+    """Latin letters up to Latin Extended-B, Greek or Cyrillic ones."""
+    return all(
+        ord(ch) < 0x250 or unicodedata.name(ch, "").startswith(OTHER_EU_SCRIPTS)
+        for ch in word
+        if ch.isalpha()
     )
 
 
@@ -81,7 +93,7 @@ def places() -> list[str]:
     return sorted(
         place
         for place in provider_names(PLACES, providers=faker.providers.address)
-        if PLACE.fullmatch(place) and all(ord(ch) < 0x250 for ch in place) and place[0].isupper()
+        if PLACE.fullmatch(place) and in_eu_scripts(place) and place[0].isupper()
     )
 
 

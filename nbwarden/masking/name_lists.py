@@ -16,6 +16,7 @@ from Faker's providers by ``python -m benchmarks.masking.faker_names``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -202,6 +203,13 @@ class ListedNames:
         listed = folded in self._family or folded in self._given
         return not listed and self._is_english(folded)
 
+    def is_no_name_before(self, folded: str) -> bool:
+        """A word no list holds that can stand before a name: an English word, or one in
+        Greek or Cyrillic letters, for which there is no word list (``Клиентът`` in
+        ``Клиентът Георги Иванов``, the client)."""
+        listed = folded in self._family or folded in self._given
+        return not listed and (self._is_english(folded) or not _in_latin_letters(folded))
+
     def _looks_like_surname(self, folded: str) -> bool:
         return folded in self._family or not self._is_english(folded)
 
@@ -214,13 +222,31 @@ class ListedNames:
         )
 
 
+def _in_latin_letters(word: str) -> bool:
+    return all(ord(ch) < 0x250 for ch in word)
+
+
 def _adjacent(text: str, words: list[re.Match[str]], index: int) -> bool:
     """Whether word ``index`` and the next are one space apart."""
     return text[words[index].end() : words[index + 1].start()] in _BETWEEN_WORDS
 
 
 def _folded(words: Iterable[str]) -> frozenset[str]:
-    return frozenset(word.casefold() for word in words)
+    """The words case-folded; a Greek word also without its accents, since Greek drops
+    them in capitals, in which records often hold names."""
+    folded = {word.casefold() for word in words}
+    return frozenset(folded | {_without_accents(word) for word in folded if _is_greek(word)})
+
+
+def _is_greek(word: str) -> bool:
+    return any("\u0370" <= ch <= "\u03ff" or "\u1f00" <= ch <= "\u1fff" for ch in word)
+
+
+def _without_accents(word: str) -> str:
+    decomposed = unicodedata.normalize("NFD", word)
+    return unicodedata.normalize(
+        "NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    )
 
 
 def _foreign(word: str, is_english: Callable[[str], bool]) -> bool:

@@ -199,16 +199,19 @@ class NameFinder:
         return resolve_overlaps(kept)
 
     def _without_words_before(self, text: str, grown: Span, found: Span) -> Span:
-        """``grown`` without the English words that are no listed name at its start: those
-        it took in before ``found`` (``Today`` in ``Today Charlotte Jones called``), and
-        NER's own before a listed given name (``Applicant Jonathan Wilson``). The person,
+        """``grown`` without the English (or Greek or Cyrillic) words that are no listed name
+        at its start: those it took in before ``found`` (``Today`` in ``Today Charlotte
+        Jones called``), and NER's own before a listed given name (``Applicant Jonathan
+        Wilson``, ``Клиентът Георги Иванов``). The person,
         and the subject a request for her finds, is ``Charlotte Jones``. The span grown
         over them still tells a thing (``Milano Rug``) from a person."""
         if self._listed is None:
             return grown
         words = list(NAME_WORD.finditer(text, grown.start, grown.end))
         dropped = 0
-        while dropped < len(words) - 1 and self._listed.is_thing(words[dropped].group().casefold()):
+        while dropped < len(words) - 1 and self._listed.is_no_name_before(
+            words[dropped].group().casefold()
+        ):
             dropped += 1
         added = sum(word.start() < found.start for word in words)
         if dropped > added and not self._listed.is_given_name(words[dropped].group()):
