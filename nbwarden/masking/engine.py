@@ -53,7 +53,6 @@ from nbwarden.masking.plain import PlainText, plain_text, plain_texts
 from nbwarden.masking.profile import Profile, load_profile
 from nbwarden.masking.results import MaskResult, SubjectRef, Subjects, TextMaskResult
 from nbwarden.masking.scanner import (
-    CANDIDATE_CACHE_MAX_VALUES,
     Span,
     TextScanner,
     replace_spans,
@@ -540,7 +539,6 @@ class _Session:
                 if plan is not None:
                     self.plans[index] = plan
         unplanned = [index for index in keys if index not in self.plans]
-        self._prefetch_candidates(table, unplanned, names, keys)
         for index in unplanned:
             self.plans[index] = classifier.classify(keys[index], table.column(index).type)
         if self.free_text_default:
@@ -602,29 +600,6 @@ class _Session:
         return pa.array(
             [o.replacement if o.replacement is not None else v for o, v in shown], pa.string()
         )
-
-    def _prefetch_candidates(
-        self, table: pa.Table, indices: list[int], names: list[str], keys: dict[int, PlanKey]
-    ) -> None:
-        """Prefilter the distinct values of the columns to classify in one call: RE2
-        compiles the patterns per call, which would otherwise dominate small results.
-        A column named for an entity needs no candidates (it is masked whole), nor does
-        a JSON document (its leaves are scanned), nor one whose sample the scanner knows
-        (the next page of a result: its few new values are searched one by one, and
-        looking up all of its values here cost more than that)."""
-        if table.num_rows > CANDIDATE_CACHE_MAX_VALUES:
-            return
-        scanner = self.masker.scanner
-        arrays = [
-            pc.unique(_as_strings(table.column(index)).combine_chunks())
-            for index in indices
-            if not hinted_entity(self.profile, names[index])
-            and not scanner.knows(keys[index].sample)
-        ]
-        if arrays:
-            values = pc.unique(pa.concat_arrays(arrays))
-            documents = pc.match_substring_regex(values, r"^\s*[\[{]").fill_null(True)
-            scanner.prefetch(values.filter(pc.invert(documents)))
 
     def _mask_column(
         self,

@@ -1,14 +1,15 @@
-"""The scanner's RE2 prefilter: it must pass every value a rule's own pattern matches, and
-stay selective, since each value it passes is searched again in Python."""
+"""The scanner's RE2 set: it must pass every value a rule's own pattern matches, and stay
+selective, since each value it passes is searched again in Python."""
 
 from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+import re2  # type: ignore[import-untyped]
 from faker import Faker
 
 from nbwarden.masking.profile import load_profile
-from nbwarden.masking.scanner import PREFILTER_MIN_VALUES, TextScanner
+from nbwarden.masking.scanner import _MARK, TextScanner
 
 LOG_LINES = [
     "sshd[812]: Failed password for {user} from 203.0.113.9 port 52144 ssh2",
@@ -47,17 +48,20 @@ def test_the_prefilter_passes_every_value_a_rule_matches(scanner: TextScanner) -
     fake = Faker()
     fake.seed_instance(11)
     texts = _texts(fake)
-    assert len(texts) >= PREFILTER_MIN_VALUES
     by_re2 = scanner.candidate_rules(pa.array(texts, pa.string()))
-    by_python = scanner._python_rules(list(range(len(texts))), texts)
+    by_python = {
+        position: [i for i, rule in enumerate(scanner.rules) if rule.pattern.compiled.search(text)]
+        for position, text in enumerate(texts)
+    }
     missed = {
         position: sorted(
-            scanner.rules[i].recognizer.name for i in set(rules) - set(by_re2[position])
+            scanner.rules[i].recognizer.name for i in set(rules) - set(by_re2.get(position, []))
         )
         for position, rules in by_python.items()
         if not set(rules) <= set(by_re2.get(position, []))
     }
     assert missed == {}
+    assert len(scanner.rules) in scanner._rule_set.Match(_MARK + texts[0])  # the set answered
     for position in range(len(LOG_LINES)):
         assert "login_name" in {scanner.rules[i].recognizer.name for i in by_re2[position]}
 
@@ -69,3 +73,23 @@ def test_the_prefilter_passes_no_plain_place_or_family_name(scanner: TextScanner
     fake.seed_instance(12)
     words = [fake.city() for _ in range(200)] + [fake.last_name() for _ in range(200)]
     assert scanner.candidate_rules(pa.array(words, pa.string())) == {}
+
+
+def test_where_the_rule_set_fails_each_rule_is_searched(scanner: TextScanner) -> None:
+    """RE2's set answers nothing when its automaton runs out of memory; that must not read
+    as "no rule matches". A set that knows neither the rules nor the mark answers so."""
+    fake = Faker()
+    fake.seed_instance(13)
+    texts = _texts(fake)
+    failing = TextScanner(load_profile())
+    answers_nothing = re2.Set.SearchSet(re2.Options())
+    answers_nothing.Add("\\x04")
+    answers_nothing.Compile()
+    failing._rule_set = answers_nothing
+    searched = failing.candidate_rules(pa.array(texts, pa.string()))
+    exact = {
+        position: [i for i, rule in enumerate(failing.rules) if rule.pattern.compiled.search(text)]
+        for position, text in enumerate(texts)
+    }
+    assert searched == {position: rules for position, rules in exact.items() if rules}
+    assert len(searched) > len(texts) // 2
