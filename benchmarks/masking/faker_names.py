@@ -8,8 +8,9 @@ The masker finds a person's name in free text where spaCy's small English model 
 (``I (Sofia Kuijpers, born ...)``) by a given name followed by a surname-like word; these
 are the lists it reads. Faker's providers (MIT licence) hold each locale's common given and
 family names, from national statistics. Only names written in Latin, Greek or Cyrillic
-letters (the scripts of the EU's languages), as one word, are kept; words that are also English stop words (``May``, ``Will``) or that begin place
-names (``North``, ``Saint``) are left out. Run it again after upgrading Faker.
+letters (the scripts of the EU's languages), as one word, are kept; words that are also
+English stop words (``May``, ``Will``) or that begin place names (``North``, ``Saint``)
+are left out. Run it again after upgrading Faker.
 """
 
 from __future__ import annotations
