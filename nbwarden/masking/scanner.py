@@ -151,6 +151,7 @@ class TextScanner:
             for pattern in spec.patterns
         ]
         self._rule_set = _rule_set(self.rules)
+        self._mark_index = len(self.rules)
         ranking = sorted(range(len(self.rules)), key=lambda i: -self.rules[i].pattern.score)
         self._by_score = {index: rank for rank, index in enumerate(ranking)}
         self._candidates: BoundedCache[str, list[int]] = BoundedCache(CANDIDATE_CACHE_ENTRIES)
@@ -183,52 +184,37 @@ class TextScanner:
         return self._cached_candidate_rules(values)
 
     def _cached_candidate_rules(self, values: pa.Array) -> dict[int, list[int]]:
-        texts: list[str | None] = values.to_pylist()
         cache = self._candidates
         hits: dict[int, list[int]] = {}
-        unknown: list[tuple[int, str]] = []
-        for position, text in enumerate(texts):
+        for position, text in enumerate(values.to_pylist()):
             if text is None:
                 continue
             found = cache.get(text)
             if found is None:
-                unknown.append((position, text))
-            elif found:
-                hits[position] = found
-        if not unknown:
-            return hits
-        if len(unknown) == len(values):
-            subset = values
-        else:
-            subset = values.take(pa.array([position for position, _ in unknown]))
-        computed = self._candidate_rules(subset)
-        for local, (position, text) in enumerate(unknown):
-            found = computed.get(local, [])
-            if len(text) <= CANDIDATE_CACHE_MAX_CHARS:
-                cache.put(text, found)
+                found = self._rules_of(text)
+                if len(text) <= CANDIDATE_CACHE_MAX_CHARS:
+                    cache.put(text, found)
             if found:
                 hits[position] = found
         return hits
 
     def _candidate_rules(self, values: pa.Array) -> dict[int, list[int]]:
-        """One pass of the compiled RE2 set over each value; the rules' own patterns one
-        by one where the set failed."""
-        match, mark = self._rule_set.Match, len(self.rules)
         hits: dict[int, list[int]] = {}
         for position, text in enumerate(values.to_pylist()):
-            if text is None:
-                continue
-            found = match(_MARK + text)
-            if found is None or mark not in found:
-                found = self._searched(text)
-            else:
-                found.remove(mark)
+            found = self._rules_of(text) if text is not None else None
             if found:
-                hits[position] = sorted(found)
+                hits[position] = found
         return hits
 
-    def _searched(self, text: str) -> list[int]:
-        return [i for i, rule in enumerate(self.rules) if rule.pattern.compiled.search(text)]
+    def _rules_of(self, text: str) -> list[int]:
+        """One pass of the compiled RE2 set over the text; the rules' own patterns one by
+        one where the set failed."""
+        found: list[int] | None = self._rule_set.Match(_MARK + text)
+        if found is None or self._mark_index not in found:
+            return [i for i, rule in enumerate(self.rules) if rule.pattern.compiled.search(text)]
+        found.remove(self._mark_index)
+        found.sort()
+        return found
 
     def find(
         self,
