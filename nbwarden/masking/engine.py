@@ -1190,10 +1190,10 @@ class _JsonBatch:
         if node is None or isinstance(node, bool):
             return None
         hint = hinted_entity(self.profile, key)
-        if hint in TEXT_ONLY_HINTS and not isinstance(node, str):
+        if hint in TEXT_ONLY_HINTS:
+            if isinstance(node, str):
+                return ("by key", None, node, key)
             hint = None
-        elif hint in TEXT_ONLY_HINTS:
-            return ("by key", None, node, key)
         if hint:
             return ("whole", hint, str(node), key)
         if self.derived_entity:

@@ -59,21 +59,22 @@ def keyed_spans(profile: Profile, text: str) -> list[Span]:
     if "=" in text:
         for match in _PAIR.finditer(text):
             group = next(name for name in _VALUE_GROUPS if match[name] is not None)
-            if group == "bare" and hinted_entity(profile, match["key"]) == USER_NAME:
+            entity = hinted_entity(profile, match["key"])
+            if group == "bare" and entity == USER_NAME:
                 continue  # code: connect(user=username)
-            spans += _keyed(profile, text, match["key"], *match.span(group))
+            spans += _keyed(entity, text, *match.span(group))
     if "</" in text:
         for match in _ELEMENT.finditer(text):
-            spans += _keyed(profile, text, match["key"], *match.span("value"))
+            spans += _keyed(hinted_entity(profile, match["key"]), text, *match.span("value"))
     if ":" in text:
         for match in _LINE.finditer(text):
-            if hinted_entity(profile, match["key"]) == PERSON:
-                spans += _keyed(profile, text, match["key"], *match.span("value"))
+            entity = hinted_entity(profile, match["key"])
+            if entity == PERSON:
+                spans += _keyed(entity, text, *match.span("value"))
     return spans
 
 
-def _keyed(profile: Profile, text: str, key: str, start: int, end: int) -> list[Span]:
-    entity = hinted_entity(profile, key)
+def _keyed(entity: str | None, text: str, start: int, end: int) -> list[Span]:
     if entity is None or start == end or not _reads_as(entity, text[start:end]):
         return []
     return [Span(start, end, entity, KEYED_SCORE)]

@@ -179,32 +179,21 @@ class TextScanner:
         (a column's sample while classifying it, then the column itself) are answered from
         a cache.
         """
-        if len(values) > CANDIDATE_CACHE_MAX_VALUES:
-            return self._candidate_rules(values)
-        return self._cached_candidate_rules(values)
-
-    def _cached_candidate_rules(self, values: pa.Array) -> dict[int, list[int]]:
-        cache = self._candidates
+        rules_of = self._rules_of if len(values) > CANDIDATE_CACHE_MAX_VALUES else self._cached
         hits: dict[int, list[int]] = {}
         for position, text in enumerate(values.to_pylist()):
-            if text is None:
-                continue
-            found = cache.get(text)
-            if found is None:
-                found = self._rules_of(text)
-                if len(text) <= CANDIDATE_CACHE_MAX_CHARS:
-                    cache.put(text, found)
+            found = rules_of(text) if text is not None else None
             if found:
                 hits[position] = found
         return hits
 
-    def _candidate_rules(self, values: pa.Array) -> dict[int, list[int]]:
-        hits: dict[int, list[int]] = {}
-        for position, text in enumerate(values.to_pylist()):
-            found = self._rules_of(text) if text is not None else None
-            if found:
-                hits[position] = found
-        return hits
+    def _cached(self, text: str) -> list[int]:
+        found = self._candidates.get(text)
+        if found is None:
+            found = self._rules_of(text)
+            if len(text) <= CANDIDATE_CACHE_MAX_CHARS:
+                self._candidates.put(text, found)
+        return found
 
     def _rules_of(self, text: str) -> list[int]:
         """One pass of the compiled RE2 set over the text; the rules' own patterns one by

@@ -40,6 +40,7 @@ from nbwarden.identifiers import (
     normalize_identifier,
     phone_forms,
     swedish_personal_number_forms,
+    url_decoded,
 )
 from nbwarden.keys import (
     CHAIN_SIGNATURE,
@@ -1082,7 +1083,7 @@ def _subject_forms(entity_type: str, value: str, phone_regions: Sequence[str]) -
     elif entity_type == SWEDISH_PERSONAL_NUMBER:
         forms += swedish_personal_number_forms(normalised)
     elif entity_type in (IP_ADDRESS, USER_NAME):
-        forms.append(normalize_id(value))
+        forms.append(normalize_id(url_decoded(entity_type, value)))
     return list(dict.fromkeys(forms))
 
 
